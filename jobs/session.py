@@ -1,0 +1,42 @@
+"""Build the SparkSession from the ``spark`` section of the config."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from pipeline.config import SparkConfig
+
+
+def get_spark(cfg: SparkConfig, app_name: str | None = None):
+    """A SparkSession for ``cfg.master`` (local[*], spark://host:port, yarn...).
+
+    The executors' Python is the driver's own interpreter unless PYSPARK_PYTHON says otherwise,
+    so a local run uses the project's virtual environment on both sides.
+    """
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = (
+        SparkSession.builder.master(cfg.master)
+        .appName(app_name or cfg.app_name)
+        .config("spark.driver.memory", cfg.driver_memory)
+        .config("spark.executor.memory", cfg.executor_memory)
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.python.worker.reuse", "true")
+        .config("spark.sql.shuffle.partitions", "8")
+    )
+    if cfg.master.startswith("local"):
+        # local mode needs no network beyond loopback (tests block everything else)
+        builder = builder.config("spark.driver.bindAddress", "127.0.0.1").config(
+            "spark.driver.host", "127.0.0.1"
+        )
+    for k, v in cfg.conf.items():
+        builder = builder.config(k, v)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark

@@ -1,0 +1,280 @@
+"""The run configuration: one frozen dataclass per stage, loaded from YAML with overrides.
+
+``pipeline/defaults.yaml`` holds every tunable with its default and the reason for it; the
+dataclasses below are the schema. ``load_config`` rejects unknown keys and wrong types with a
+:class:`ConfigError` whose message names the key and what to do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.errors import UserError
+
+DEFAULTS_PATH = Path(__file__).with_name("defaults.yaml")
+
+
+class ConfigError(UserError, ValueError):
+    """A bad config value or key; the message says which and what to do."""
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    max_page_bytes: int = 5_000_000  # bodies past this (after decompression) drop as too_large
+    max_dom_depth: int = 1_000
+    page_timeout_s: float = 5.0
+    min_text_chars: int = 200
+    langs: tuple[str, ...] = ("en",)  # languages kept; empty = keep all
+    min_lang_score: float = 0.5
+    max_warc_record_bytes: int = 50_000_000  # compressed+uncompressed record cap while reading
+
+
+@dataclass(frozen=True)
+class CleanConfig:
+    enabled: bool = True
+    min_words: int = 50
+    max_words: int = 100_000
+    min_mean_word_length: float = 3.0
+    max_mean_word_length: float = 10.0
+    max_symbol_word_ratio: float = 0.1
+    max_bullet_lines_ratio: float = 0.9
+    max_ellipsis_lines_ratio: float = 0.3
+    min_stop_words: int = 2
+    max_dup_line_frac: float = 0.3
+    max_dup_para_frac: float = 0.3
+    c4_curly_brace: bool = False  # off: drops every page with LaTeX ({} is TeX syntax)
+    c4_javascript_lines: bool = True  # math-aware: only lines outside formulas
+    c4_terminal_punct: bool = False  # off: display formulas and theorem labels end without '.'
+    fineweb_lines: bool = True
+    boilerplate_lines: bool = True
+    boilerplate_min_pages: int = 5  # a line on this many pages of one domain is boilerplate
+    url_blocklist: str = ""  # path to a file of domains/substrings; '' = bundled default
+    url_allowlist: str = ""
+    pii: bool = True
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    url_dedup: bool = True
+    exact_text: bool = True
+    near_dup: bool = True
+    shingle_size: int = 5
+    num_perm: int = 128
+    threshold: float = 0.8
+    bands: int = 0  # 0 = chosen from threshold and num_perm
+    rows: int = 0
+    seed: int = 1
+    verify_jaccard: bool = False
+    max_cc_iterations: int = 30
+    previous_runs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RecallConfig:
+    iterations: int = 2
+    dim: int = 256
+    lr: float = 0.1
+    word_ngrams: int = 3
+    min_count: int = 3
+    epoch: int = 3
+    threads: int = 0  # 0 = all cores
+    max_positives: int = 500_000
+    max_negatives: int = 500_000
+    seeds: tuple[str, ...] = ()  # '' = bundled seeds; URIs of OpenWebMath-shaped JSONL/Parquet
+    threshold: float = 0.5
+    token_budget: int = 0  # 0 = select by threshold
+    domain_share: float = 0.1
+    path_accept_share: float = 0.5
+    path_min_pages: int = 3
+    accept_paths: str = ""
+    stop_new_fraction: float = 0.02
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    careful: bool = True
+    decontaminate: bool = True
+    benchmarks: tuple[str, ...] = ()  # '' = bundled GSM8K test
+    ngram: int = 10
+    min_exact_tokens: int = 3
+    tokenizer: str = ""  # path to tokenizer.json; '' = word count
+    shard_bytes: int = 128_000_000
+    shard_rows: int = 0
+    shuffle_seed: int = -1  # -1 = no shuffle
+    compression: str = "zstd"
+
+
+@dataclass(frozen=True)
+class SparkConfig:
+    master: str = "local[*]"
+    app_name: str = "mathmine"
+    driver_memory: str = "2g"
+    executor_memory: str = "2g"
+    conf: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IOConfig:
+    s3_endpoint_url: str = ""
+    s3_max_attempts: int = 10
+    https_prefix: str = "https://data.commoncrawl.org/"
+
+
+@dataclass(frozen=True)
+class Config:
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    clean: CleanConfig = field(default_factory=CleanConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    recall: RecallConfig = field(default_factory=RecallConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+    spark: SparkConfig = field(default_factory=SparkConfig)
+    io: IOConfig = field(default_factory=IOConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x
+
+
+def _coerce(value: Any, typ: Any, key: str) -> Any:
+    origin = typing.get_origin(typ)
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+            return value.lower() in ("true", "yes", "1")
+    elif typ is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value.replace("_", ""))
+            except ValueError:
+                pass
+    elif typ is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif typ is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+    elif origin is tuple:
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v]
+        if isinstance(value, (list, tuple)):
+            return tuple(_coerce(v, typing.get_args(typ)[0], key) for v in value)
+    elif origin is dict:
+        if isinstance(value, dict):
+            return {str(k): str(v) for k, v in value.items()}
+    elif isinstance(typ, types.UnionType):
+        return value
+    raise ConfigError(
+        f"config key {key!r}: expected {getattr(typ, '__name__', str(typ))}, got {value!r}; "
+        f"fix the value in your config file or --set option"
+    )
+
+
+def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        full = f"{prefix}{key}"
+        if key not in names:
+            known = ", ".join(sorted(names))
+            raise ConfigError(f"unknown config key {full!r}; known keys here: {known}")
+        typ = hints[key]
+        if dataclasses.is_dataclass(typ):
+            if not isinstance(value, dict):
+                raise ConfigError(f"config key {full!r} must be a mapping of its settings")
+            kwargs[key] = _build(typ, value, f"{full}.")
+        else:
+            kwargs[key] = _coerce(value, typ, full)
+    obj = cls(**kwargs)
+    _validate(obj, prefix)
+    return obj
+
+
+def _validate(obj: Any, prefix: str) -> None:
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            if f.name in ("shuffle_seed",):
+                continue
+            if v < 0:
+                raise ConfigError(f"config key {prefix}{f.name!r} must be >= 0, got {v}")
+    if isinstance(obj, DedupConfig) and not 0 < obj.threshold < 1:
+        raise ConfigError(f"config key 'dedup.threshold' must be in (0, 1), got {obj.threshold}")
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"dedup.threshold=0.7"`` -> (["dedup", "threshold"], 0.7 as YAML would read it)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. --set dedup.threshold=0.7")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Defaults, then the YAML file at ``path``, then ``--set KEY=VALUE`` overrides."""
+    merged: dict[str, Any] = {}
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {str(p)!r} does not exist; pass an existing YAML file")
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"config file {str(p)!r} is not valid YAML: {e}".splitlines()[0])
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {str(p)!r} must be a mapping of sections")
+        merged = data
+    for ov in overrides or []:
+        keys, value = parse_override(ov)
+        d = merged
+        for k in keys[:-1]:
+            d = d.setdefault(k, {})
+            if not isinstance(d, dict):
+                raise ConfigError(f"--set {ov!r}: {k!r} is not a section")
+        d[keys[-1]] = value
+    return _build(Config, merged, "")
+
+
+def defaults_yaml() -> dict[str, Any]:
+    return yaml.safe_load(DEFAULTS_PATH.read_text())
+
+
+SECRET_MARKERS = ("secret", "token", "password", "credential", "access_key", "signature")
+
+
+def redact(d: Any, key: str = "") -> Any:
+    """A copy of ``d`` with values under secret-looking keys replaced by '***'."""
+    if isinstance(d, dict):
+        return {k: redact(v, k) for k, v in d.items()}
+    if isinstance(d, list):
+        return [redact(v, key) for v in d]
+    if any(m in key.lower() for m in SECRET_MARKERS) and d not in ("", None):
+        return "***"
+    return d
