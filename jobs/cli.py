@@ -27,7 +27,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", metavar="FILE", help="YAML config (defaults: pipeline/defaults.yaml)")
+    p.add_argument(
+        "--config", metavar="FILE", help="YAML config (defaults: pipeline/defaults.yaml)"
+    )
     p.add_argument(
         "--set",
         dest="overrides",

@@ -68,7 +68,9 @@ class RunFolder:
         try:
             return json.loads(f.read_text())
         except (OSError, json.JSONDecodeError):
-            raise UserError(f"{f} is not a readable run.json; pass an empty or new --out folder")
+            raise UserError(
+                f"{f} is not a readable run.json; pass an empty or new --out folder"
+            ) from None
 
     def claim(self, inputs: list[str], config: Config, command: str) -> str:
         """Create or reuse the folder for this run; refuse a folder of another run."""

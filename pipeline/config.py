@@ -247,7 +247,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         try:
             data = yaml.safe_load(p.read_text()) or {}
         except yaml.YAMLError as e:
-            raise ConfigError(f"config file {str(p)!r} is not valid YAML: {e}".splitlines()[0])
+            msg = f"config file {str(p)!r} is not valid YAML: {e}".splitlines()[0]
+            raise ConfigError(msg) from None
         if not isinstance(data, dict):
             raise ConfigError(f"config file {str(p)!r} must be a mapping of sections")
         merged = data

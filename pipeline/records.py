@@ -137,3 +137,30 @@ DOC_COLUMNS = (
     "word_count",
     "minhash",  # list<uint32>, num_perm values
 )
+
+
+def docs_schema():
+    """The pyarrow schema of docs/ (DOC_COLUMNS), fixed so every task writes the same types."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("id", pa.string()),
+            ("url", pa.string()),
+            ("domain", pa.string()),
+            ("warc_path", pa.string()),
+            ("warc_offset", pa.int64()),
+            ("warc_length", pa.int64()),
+            ("warc_date", pa.string()),
+            ("warc_record_id", pa.string()),
+            ("title", pa.string()),
+            ("text", pa.string()),
+            ("lang", pa.string()),
+            ("lang_score", pa.float32()),
+            ("formulas", pa.int32()),
+            ("math_markup", pa.list_(pa.string())),
+            ("html_bytes", pa.int64()),
+            ("word_count", pa.int32()),
+            ("minhash", pa.list_(pa.uint32())),
+        ]
+    )

@@ -1,0 +1,154 @@
+"""WARC files -> docs/ of a run folder: one Spark task per WARC, streamed.
+
+Each task writes its WARC's docs to ``docs/part-<key>.parquet`` (temp file, then rename) and a
+completion marker with its counters; a re-run skips WARCs whose marker exists, and a retried
+task simply rewrites its own file, so rows are never duplicated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import uuid
+from dataclasses import dataclass
+
+from jobs.run_folder import RunFolder
+from pipeline.config import Config, load_config
+from pipeline.records import UNREADABLE_FILE, StageStats
+
+STAGE = "extract"
+BATCH_ROWS = 256
+
+
+def task_key(warc_path: str) -> str:
+    return hashlib.sha1(warc_path.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ExtractTask:
+    """Runs on an executor: pickles only the config and the run folder path."""
+
+    config: Config
+    run_path: str
+
+    def __call__(self, partition):
+        for _index, warc_path in partition:
+            yield self.extract_one(warc_path)
+
+    def extract_one(self, warc_path: str) -> dict:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from jobs.inputs import open_input
+        from pipeline.extract import extract_warc
+        from pipeline.records import docs_schema
+
+        run = RunFolder(self.run_path)
+        key = task_key(warc_path)
+        stats = StageStats(STAGE)
+        schema = docs_schema()
+        out = run.sub("docs", f"part-{key}.parquet")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}.tmp")
+        counters: dict = {}
+        error = None
+        t0 = time.perf_counter()
+        try:
+            with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+                try:
+                    stream = open_input(warc_path, self.config.io, counters)
+                except OSError as e:
+                    error = f"cannot open {warc_path}: {e}"
+                    stats.drop(UNREADABLE_FILE)
+                    stream = None
+                if stream is not None:
+                    with stream:
+                        batch: list[dict] = []
+                        for doc in extract_warc(stream, warc_path, self.config, stats):
+                            batch.append(doc)
+                            if len(batch) >= BATCH_ROWS:
+                                writer.write_table(pa.Table.from_pylist(batch, schema))
+                                batch = []
+                        if batch:
+                            writer.write_table(pa.Table.from_pylist(batch, schema))
+            os.replace(tmp, out)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        for k, v in counters.items():
+            if isinstance(v, (int, float)):
+                stats.add(k, v)
+        stats.add("files", 1)
+        stats.add("seconds", time.perf_counter() - t0)
+        result = {"warc_path": warc_path, "stats": stats.to_dict(), "error": error}
+        run.mark_done(STAGE, result, key=key)
+        return result
+
+
+def run_extract(spark, run: RunFolder, config: Config, inputs: list[str]) -> dict:
+    """Extract every WARC in ``inputs`` that has no completion marker yet; returns the merged
+    stats of all inputs (finished earlier or now) and writes them to stats.json."""
+    from jobs.progress import say, stage_progress
+
+    todo = [p for p in inputs if not run.is_done(STAGE, task_key(p))]
+    if len(todo) < len(inputs):
+        say(f"[extract] {len(inputs) - len(todo)} of {len(inputs)} WARCs already done, skipped")
+    if todo:
+        sc = spark.sparkContext
+        rdd = sc.parallelize(list(enumerate(todo)), numSlices=len(todo))
+        with stage_progress(spark, STAGE) as fig:
+            rdd.mapPartitions(ExtractTask(config, str(run.path))).collect()
+        say(f"[extract] {len(todo)} WARCs in {fig['seconds']:.1f} s")
+    merged = StageStats(STAGE)
+    errors = []
+    for p in inputs:
+        res = run.read_marker(STAGE, task_key(p))
+        merged = merged + StageStats.from_dict(STAGE, res["stats"])
+        if res.get("error"):
+            errors.append(res["error"])
+    out = merged.to_dict()
+    secs = out.get("seconds", 0) or 1e-9
+    out["pages_per_s_per_core"] = round(merged.records_read / secs, 1)
+    out["unreadable_files"] = errors
+    run.update_stats(STAGE, out)
+    say(
+        f"[extract] records {merged.records_read:,}: kept {merged.kept:,}, "
+        f"dropped {sum(merged.dropped.values()):,} {dict(merged.dropped)}; "
+        f"{out['pages_per_s_per_core']} records/s per task"
+    )
+    for e in errors:
+        say(f"[extract] warning: {e}")
+    return out
+
+
+def add_arguments(p) -> None:
+    from jobs.cli import add_config_arguments
+
+    p.add_argument(
+        "--input",
+        nargs="+",
+        required=True,
+        metavar="URI",
+        help="WARC files, folders, globs, warc.paths(.gz) listings, s3:// gs:// https://",
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="run folder to write docs/ into")
+    p.add_argument("--limit", type=int, help="only the first N WARCs")
+    p.add_argument("--sample-fraction", type=float, help="a random share of the WARCs")
+    add_config_arguments(p)
+
+
+def main(args) -> int:
+    from jobs.inputs import expand_inputs
+    from jobs.session import get_spark
+
+    config = load_config(args.config, args.overrides)
+    inputs = expand_inputs(args.input, config.io, args.limit, args.sample_fraction)
+    run = RunFolder(args.out)
+    run.claim(inputs, config, "extract")
+    spark = get_spark(config.spark)
+    try:
+        run_extract(spark, run, config, inputs)
+    finally:
+        spark.stop()
+    return 0

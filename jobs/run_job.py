@@ -1,0 +1,141 @@
+"""Run every stage on WARC inputs into one run folder: extract, clean, dedup, recall, export.
+
+A run folder belongs to one run (inputs + resolved config). Running again on the same folder
+resumes: finished WARCs and stages are skipped, and no row is ever written twice.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+
+from jobs.progress import say
+from jobs.run_folder import RunFolder
+from pipeline.config import Config, load_config
+
+# stage -> (module, function); each function is run_<stage>(spark, run, config) -> stats dict
+LATER_STAGES = (
+    ("clean", "jobs.clean_job", "run_clean"),
+    ("dedup", "jobs.dedup_job", "run_dedup"),
+    ("recall", "jobs.recall_job", "run_recall"),
+    ("export", "jobs.export_job", "run_export"),
+)
+
+
+def run_pipeline(spark, run: RunFolder, config: Config, inputs: list[str]) -> dict:
+    """All stages in order; returns {stage: stats}. Stages already marked done are skipped."""
+    from jobs.extract_job import run_extract
+
+    t0 = time.perf_counter()
+    results: dict = {}
+    if run.is_done("extract"):
+        say("[extract] done earlier, skipped")
+        results["extract"] = run.read_json("stats.json", {}).get("extract", {})
+    else:
+        results["extract"] = run_extract(spark, run, config, inputs)
+        run.mark_done("extract")
+    for stage, module, func in LATER_STAGES:
+        if stage == "clean" and not config.clean.enabled:
+            continue
+        if run.is_done(stage):
+            say(f"[{stage}] done earlier, skipped")
+            results[stage] = run.read_json("stats.json", {}).get(stage, {})
+            continue
+        t = time.perf_counter()
+        say(f"[{stage}] starting")
+        fn = getattr(importlib.import_module(module), func)
+        results[stage] = fn(spark, run, config)
+        run.mark_done(stage)
+        say(f"[{stage}] finished in {time.perf_counter() - t:.1f} s")
+    results["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    return results
+
+
+def summary_lines(run: RunFolder, results: dict) -> list[str]:
+    ex = results.get("extract", {})
+    lines = [f"run folder: {run.path}"]
+    lines.append(
+        f"records read {ex.get('records_read', 0):,}; HTML pages kept by extract "
+        f"{ex.get('kept', 0):,} ({ex.get('pages_per_s_per_core', 0)} records/s per core)"
+    )
+    for stage, *_ in LATER_STAGES:
+        st = results.get(stage)
+        if st:
+            lines.append(f"{stage}: in {st.get('records_read', 0):,}, kept {st.get('kept', 0):,}")
+    manifest = run.read_json("shards/manifest.json")
+    if manifest:
+        totals = manifest.get("totals", {})
+        lines.append(
+            f"shards: {totals.get('shards', len(manifest.get('shards', [])))} files, "
+            f"{totals.get('rows', 0):,} docs, {totals.get('tokens', 0):,} "
+            f"{manifest.get('token_kind', 'tokens')} in {run.sub('shards')}"
+        )
+    lines.append(f"wall time {results.get('wall_seconds', 0)} s")
+    return lines
+
+
+def add_arguments(p) -> None:
+    from jobs.cli import add_config_arguments
+
+    p.add_argument(
+        "--input",
+        nargs="+",
+        required=True,
+        metavar="URI",
+        help="WARC files, folders, globs, warc.paths(.gz) listings, s3:// gs:// https://",
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="the run folder")
+    p.add_argument("--limit", type=int, help="only the first N WARCs of the inputs")
+    p.add_argument("--sample-fraction", type=float, help="a random share of the WARCs")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish an interrupted run in --out (same inputs and config)",
+    )
+    p.add_argument(
+        "--master",
+        help="Spark master, e.g. local[4] or spark://host:7077 (same as --set spark.master=...)",
+    )
+    add_config_arguments(p)
+
+
+def execute(
+    inputs_args: list[str],
+    out: str,
+    config: Config,
+    command: str,
+    limit=None,
+    sample_fraction=None,
+    resume: bool = True,
+) -> dict:
+    from jobs.inputs import expand_inputs
+    from jobs.session import get_spark
+    from pipeline.errors import UserError
+
+    inputs = expand_inputs(inputs_args, config.io, limit, sample_fraction)
+    run = RunFolder(out)
+    existed = run.read_run() is not None
+    run.claim(inputs, config, command)
+    if existed and not resume:
+        raise UserError(
+            f"run folder {str(run.path)!r} already holds this run; pass --resume to finish or "
+            "re-use it, or a new --out folder"
+        )
+    say(f"[{command}] {len(inputs)} WARC file(s) -> {run.path}")
+    spark = get_spark(config.spark)
+    try:
+        results = run_pipeline(spark, run, config, inputs)
+    finally:
+        spark.stop()
+    for line in summary_lines(run, results):
+        print(line)
+    return results
+
+
+def main(args) -> int:
+    overrides = list(args.overrides)
+    if args.master:
+        overrides.append(f"spark.master={args.master}")
+    config = load_config(args.config, overrides)
+    execute(args.input, args.out, config, "run", args.limit, args.sample_fraction, args.resume)
+    return 0
