@@ -98,7 +98,7 @@ class RunFolder:
                 {
                     "run_id": rid,
                     "command": command,
-                    "inputs": inputs,
+                    "inputs": redact(inputs),
                     "config": redact(config.to_dict()),
                     "versions": versions(),
                     "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

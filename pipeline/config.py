@@ -8,6 +8,7 @@ dataclasses below are the schema. ``load_config`` rejects unknown keys and wrong
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -126,6 +127,11 @@ class IOConfig:
     s3_endpoint_url: str = ""
     s3_max_attempts: int = 10
     https_prefix: str = "https://data.commoncrawl.org/"
+    # Explicit credentials are optional (the SDKs' own chain is preferred); when set they are
+    # used but never printed or written: run.json and --dry-run show '***'.
+    aws_access_key_id: str = ""
+    aws_secret_access_key: str = ""
+    aws_session_token: str = ""
 
 
 @dataclass(frozen=True)
@@ -270,6 +276,17 @@ def defaults_yaml() -> dict[str, Any]:
 SECRET_MARKERS = ("secret", "token", "password", "credential", "access_key", "signature")
 
 
+_SIGNED_QUERY = re.compile(
+    r"(?i)([?&](?:x-amz-[a-z-]+|x-goog-[a-z-]+|signature|sig|token|awsaccesskeyid|expires)=)[^&\s]*"
+)
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
+
+
+def redact_text(text: str) -> str:
+    """Signed-URL query parameters and user:password@ parts of URIs replaced by '***'."""
+    return _USERINFO.sub(r"\1***@", _SIGNED_QUERY.sub(r"\1***", text))
+
+
 def redact(d: Any, key: str = "") -> Any:
     """A copy of ``d`` with values under secret-looking keys replaced by '***'."""
     if isinstance(d, dict):
@@ -278,4 +295,6 @@ def redact(d: Any, key: str = "") -> Any:
         return [redact(v, key) for v in d]
     if any(m in key.lower() for m in SECRET_MARKERS) and d not in ("", None):
         return "***"
+    if isinstance(d, str):
+        return redact_text(d)
     return d
