@@ -81,9 +81,21 @@ class ExtractTask:
                 stats.add(k, v)
         stats.add("files", 1)
         stats.add("seconds", time.perf_counter() - t0)
-        result = {"warc_path": warc_path, "stats": stats.to_dict(), "error": error}
+        result = {
+            "warc_path": warc_path,
+            "stats": stats.to_dict(),
+            "error": error,
+            "peak_rss_mb": _peak_rss_mb(),
+        }
         run.mark_done(STAGE, result, key=key)
         return result
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this Python worker so far (Linux reports KiB)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def run_extract(spark, run: RunFolder, config: Config, inputs: list[str]) -> dict:
@@ -111,6 +123,9 @@ def run_extract(spark, run: RunFolder, config: Config, inputs: list[str]) -> dic
     secs = out.get("seconds", 0) or 1e-9
     out["pages_per_s_per_core"] = round(merged.records_read / secs, 1)
     out["unreadable_files"] = errors
+    out["peak_rss_mb_max"] = max(
+        (run.read_marker(STAGE, task_key(p)).get("peak_rss_mb", 0) for p in inputs), default=0
+    )
     run.update_stats(STAGE, out)
     say(
         f"[extract] records {merged.records_read:,}: kept {merged.kept:,}, "
