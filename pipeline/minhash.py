@@ -1,0 +1,257 @@
+"""MinHash signatures of word n-gram shingles, and the LSH banding arithmetic.
+
+Speed matters (a signature per extracted page, on every page of a crawl), so a batch of texts is
+hashed in a handful of numpy passes, with no Python loop over words or shingles:
+
+1. normalise (lowercase, punctuation removed, whitespace folded to single spaces) and join the
+   batch's texts with single spaces into one byte buffer;
+2. a polynomial hash mod 2**64 over the bytes as a prefix sum, so the hash of any byte span (a
+   shingle is the span from the start of word i to the end of word i+n-1) is one subtraction
+   and one multiplication by an inverse power: all shingles of the batch at once;
+3. a splitmix64 finaliser (seeded) turns each span hash into 64 well-mixed bits;
+4. one-permutation hashing (Li, Owen, Zhang 2012): the high bits pick one of ``num_perm`` bins,
+   the low 32 bits are the value, and each bin keeps its minimum. That costs O(shingles)
+   instead of the O(num_perm x shingles) of ``num_perm`` separate permutations;
+5. empty bins (short texts) are filled by optimal densification (Shrivastava 2017): bin j
+   borrows the value of the first non-empty bin in a fixed pseudo-random probe sequence of j,
+   so equal shingle sets still give equal signatures and the collision probability of each
+   position stays the Jaccard similarity, which is what LSH banding needs.
+
+``mean(sig_a == sig_b)`` estimates the Jaccard similarity of the two shingle sets.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from pipeline.config import DedupConfig
+
+_NON_WORD = re.compile(r"[^\w\s]+")
+_U64 = np.uint64
+_MASK32 = _U64(0xFFFFFFFF)
+# Polynomial base: a large odd constant, so it is invertible mod 2**64.
+_BASE = 0x9E3779B97F4A7C15
+_BASE_INV = pow(_BASE, -1, 1 << 64)
+# Byte chunk hashed at once: bounds the power tables and temporaries (~50 MB) per process.
+_CHUNK_BYTES = 1 << 21
+_PROBES = 64  # densification probes tried per round before the next round
+
+_powers: dict[str, np.ndarray] = {}  # grown on demand, per process
+
+
+def normalize_text(text: str) -> str:
+    """Lowercase, drop punctuation, fold whitespace: the text that shingles are cut from."""
+    return " ".join(_NON_WORD.sub("", (text or "").lower()).split())
+
+
+def _power_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
+    have = _powers.get("pow")
+    if have is None or len(have) < n:
+        size = max(n, 1 << 16, 0 if have is None else 2 * len(have))
+        with np.errstate(over="ignore"):
+            p = np.full(size, _BASE, dtype=_U64)
+            p[0] = 1
+            _powers["pow"] = np.cumprod(p, dtype=_U64)
+            q = np.full(size, _BASE_INV, dtype=_U64)
+            q[0] = 1
+            _powers["inv"] = np.cumprod(q, dtype=_U64)
+    return _powers["pow"], _powers["inv"]
+
+
+def _mix(x: np.ndarray, seed: int) -> np.ndarray:
+    """splitmix64 finaliser of ``x ^ seed``: avalanche so bins and values are independent."""
+    with np.errstate(over="ignore"):
+        x = x ^ _U64(((seed + 1) * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF)
+        x ^= x >> _U64(30)
+        x *= _U64(0xBF58476D1CE4E5B9)
+        x ^= x >> _U64(27)
+        x *= _U64(0x94D049BB133111EB)
+        x ^= x >> _U64(31)
+    return x
+
+
+def _span_hashes(norms: Sequence[str], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mixed 64-bit hashes of every n-word shingle of each normalised text, and the index of
+    the text each belongs to. A text of fewer than n words (even none) gives one shingle of the
+    whole text."""
+    buf = " ".join(norms).encode("utf-8", "surrogatepass")
+    b = np.frombuffer(buf, dtype=np.uint8)
+    # word counts: an empty text is one empty word (it sits between two joining spaces)
+    nwords = np.fromiter((s.count(" ") + 1 for s in norms), dtype=np.int64, count=len(norms))
+    spaces = np.flatnonzero(b == 32)
+    starts = np.empty(len(spaces) + 1, dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = spaces + 1
+    ends = np.empty(len(spaces) + 1, dtype=np.int64)
+    ends[:-1] = spaces
+    ends[-1] = len(b)
+    first = np.zeros(len(norms), dtype=np.int64)
+    np.cumsum(nwords[:-1], out=first[1:])
+    nsh = np.maximum(nwords - n + 1, 1)
+    owner = np.repeat(np.arange(len(norms), dtype=np.int64), nsh)
+    # word index of each shingle's first word, and of its last word (capped at the text's end)
+    offs = np.arange(len(owner), dtype=np.int64) - np.repeat(np.cumsum(nsh) - nsh, nsh)
+    w0 = np.repeat(first, nsh) + offs
+    w1 = np.minimum(w0 + n - 1, np.repeat(first + nwords - 1, nsh))
+    s = starts[w0]
+    e = ends[w1]
+    pw, inv = _power_tables(len(b) + 1)
+    with np.errstate(over="ignore"):
+        # +1 so that a zero byte still changes the hash
+        prefix = np.zeros(len(b) + 1, dtype=_U64)
+        np.cumsum((b.astype(_U64) + _U64(1)) * pw[: len(b)], out=prefix[1:])
+        h = (prefix[e] - prefix[s]) * inv[s]
+        # the span length goes in too: spans that differ only by trailing zeros stay apart
+        h ^= (e - s).astype(_U64) * _U64(0xD6E8FEB86659FD93)
+    return _mix(h, seed), owner
+
+
+def _probe_table(num_perm: int, seed: int, rounds: int) -> np.ndarray:
+    """For each bin j a fixed pseudo-random sequence of bins to borrow from when j is empty."""
+    j = np.arange(num_perm, dtype=_U64)[:, None]
+    t = np.arange(1, rounds * _PROBES + 1, dtype=_U64)[None, :]
+    with np.errstate(over="ignore"):
+        x = _mix(j * _U64(0x100000001B3) + t * _U64(0xC2B2AE3D27D4EB4F), seed + 7919)
+    return ((x >> _U64(32)) * _U64(num_perm) >> _U64(32)).astype(np.int64)
+
+
+def _densify(sig: np.ndarray, empty: np.ndarray, seed: int) -> None:
+    """Fill empty bins in place (optimal densification). Bins only ever borrow from bins that
+    were non-empty before densification, so the result does not depend on fill order."""
+    r_idx, j_idx = np.nonzero(empty)
+    if len(r_idx) == 0:
+        return
+    orig = ~empty
+    rounds = 1
+    while len(r_idx):
+        probes = _probe_table(sig.shape[1], seed, rounds)
+        cand = probes[j_idx]  # (k, probes): bins tried in order
+        ok = orig[r_idx[:, None], cand]
+        found = ok.any(axis=1)
+        pick = cand[np.arange(len(cand)), ok.argmax(axis=1)]
+        sig[r_idx[found], j_idx[found]] = sig[r_idx[found], pick[found]]
+        r_idx, j_idx = r_idx[~found], j_idx[~found]
+        rounds *= 4
+        if rounds > 4096 and len(r_idx):  # practically unreachable; stay deterministic
+            for r, j in zip(r_idx, j_idx):
+                sig[r, j] = sig[r, orig[r]].min()
+            return
+
+
+def minhash_signatures(texts: Sequence[str], cfg: DedupConfig) -> np.ndarray:
+    """Signatures of many texts: a ``(len(texts), cfg.num_perm)`` uint32 array."""
+    num_perm = cfg.num_perm
+    out = np.empty((len(texts), num_perm), dtype=np.uint32)
+    norms = [normalize_text(t) for t in texts]
+    i = 0
+    while i < len(norms):
+        j, size = i, 0
+        while j < len(norms) and (j == i or size + len(norms[j]) < _CHUNK_BYTES):
+            size += len(norms[j]) + 1
+            j += 1
+        out[i:j] = _signatures_of_normalized(norms[i:j], cfg.shingle_size, num_perm, cfg.seed)
+        i = j
+    return out
+
+
+def _signatures_of_normalized(norms, n: int, num_perm: int, seed: int) -> np.ndarray:
+    h, owner = _span_hashes(norms, n, seed)
+    # fast range reduction: the high 32 bits times num_perm, shifted down, is a uniform bin
+    bins = ((h >> _U64(32)) * _U64(num_perm)) >> _U64(32)
+    vals = h & _MASK32
+    sig = np.full(len(norms) * num_perm, 1 << 32, dtype=_U64)
+    np.minimum.at(sig, owner.astype(_U64) * _U64(num_perm) + bins, vals)
+    sig = sig.reshape(len(norms), num_perm)
+    empty = sig == _U64(1 << 32)
+    _densify(sig, empty, seed)
+    return sig.astype(np.uint32)
+
+
+def minhash_signature(text: str, cfg: DedupConfig) -> np.ndarray:
+    """The MinHash signature of one text: ``cfg.num_perm`` uint32 values."""
+    return minhash_signatures([text], cfg)[0]
+
+
+def shingle_set(text: str, cfg: DedupConfig) -> np.ndarray:
+    """The sorted unique 64-bit hashes of the text's shingles (for exact Jaccard)."""
+    h, _ = _span_hashes([normalize_text(text)], cfg.shingle_size, cfg.seed)
+    return np.unique(h)
+
+
+def exact_jaccard(a: str, b: str, cfg: DedupConfig) -> float:
+    """Jaccard similarity of the two texts' shingle sets."""
+    sa, sb = shingle_set(a, cfg), shingle_set(b, cfg)
+    inter = len(np.intersect1d(sa, sb, assume_unique=True))
+    return inter / (len(sa) + len(sb) - inter)
+
+
+def estimate_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
+    """The MinHash estimate of Jaccard similarity: the share of equal positions."""
+    return float(np.mean(np.asarray(sig_a) == np.asarray(sig_b)))
+
+
+def text_hash(text: str) -> int:
+    """A signed 64-bit hash of the normalised text, for exact-text dedup."""
+    import hashlib
+
+    d = hashlib.blake2b(normalize_text(text).encode("utf-8", "surrogatepass"), digest_size=8)
+    return int.from_bytes(d.digest(), "little", signed=True)
+
+
+# --- LSH banding --------------------------------------------------------------------------
+
+
+def candidate_probability(j: float, bands: int, rows: int) -> float:
+    """P(two docs of Jaccard j share at least one band) = 1 - (1 - j**rows)**bands."""
+    return 1.0 - (1.0 - j**rows) ** bands
+
+
+def _integrate(f, a: float, b: float, steps: int = 200) -> float:
+    # midpoint rule: plenty for these smooth curves, and no scipy dependency
+    w = (b - a) / steps
+    return sum(f(a + (i + 0.5) * w) for i in range(steps)) * w
+
+
+def choose_bands_rows(
+    num_perm: int, threshold: float, weights: tuple[float, float] = (0.5, 0.5)
+) -> tuple[int, int]:
+    """Bands x rows (bands * rows <= num_perm) minimising the weighted false-positive area
+    (candidate probability integrated over J < threshold) plus false-negative area
+    (1 - probability over J >= threshold): datasketch's ``_optimal_param`` criterion."""
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+    fp_w, fn_w = weights
+    best, best_err = (1, num_perm), math.inf
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            fp = _integrate(lambda s, b=b, r=r: candidate_probability(s, b, r), 0.0, threshold)
+            fn = _integrate(lambda s, b=b, r=r: 1 - candidate_probability(s, b, r), threshold, 1.0)
+            err = fp_w * fp + fn_w * fn
+            if err < best_err - 1e-12:
+                best, best_err = (b, r), err
+    return best
+
+
+def bands_rows(cfg: DedupConfig) -> tuple[int, int]:
+    """The configured bands x rows, or the chosen ones when either is 0."""
+    if cfg.bands and cfg.rows:
+        if cfg.bands * cfg.rows > cfg.num_perm:
+            from pipeline.config import ConfigError
+
+            raise ConfigError(
+                f"dedup.bands x dedup.rows = {cfg.bands * cfg.rows} exceeds dedup.num_perm = "
+                f"{cfg.num_perm}; lower them or set both to 0 to choose automatically"
+            )
+        return cfg.bands, cfg.rows
+    return choose_bands_rows(cfg.num_perm, cfg.threshold)
+
+
+def s_curve(
+    bands: int, rows: int, js: Sequence[float] = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+) -> list[tuple[float, float]]:
+    """(J, probability of becoming a candidate pair) at each J."""
+    return [(j, candidate_probability(j, bands, rows)) for j in js]
