@@ -103,9 +103,12 @@ class RecallConfig:
 class ExportConfig:
     careful: bool = True
     decontaminate: bool = True
-    benchmarks: tuple[str, ...] = ()  # '' = bundled GSM8K test
+    benchmarks: tuple[str, ...] = ()  # '' = bundled GSM8K test; entries URI or NAME=URI
+    benchmark_fields: tuple[str, ...] = ("question", "answer", "problem", "solution", "text")
     ngram: int = 10
     min_exact_tokens: int = 3
+    decontam_lowercase: bool = True
+    decontam_strip_punctuation: bool = True
     tokenizer: str = ""  # path to tokenizer.json; '' = word count
     shard_bytes: int = 128_000_000
     shard_rows: int = 0

@@ -1,0 +1,285 @@
+"""Pretraining shards: zstd Parquet files of a target size, and the manifest that lists them.
+
+Rows arrive in their final order (sorted by id, or by :func:`shuffle_key` for a deterministic
+shuffle) and :class:`ShardWriter` cuts them into ``shard-00000.parquet``, ``shard-00001...``.
+Boundaries depend only on the row sequence, so the same selection always gives byte-identical
+shards. Each shard is written to a hidden temp file and renamed into place when complete: a
+reader (or a crash) never sees half a shard under a final name.
+
+Size targets: ``target_rows > 0`` cuts exactly every ``target_rows`` rows; otherwise a shard is
+closed at the first row-group boundary at or past ``target_bytes`` on disk. Row groups hold
+about a quarter of the target in uncompressed text, so a shard overshoots by at most one
+compressed row group (a few percent of the target for text).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SHARD_NAME = "shard-{:05d}.parquet"
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+
+# The shard schema (README "Shard schema"); fixed by tests/test_shards.py.
+SHARD_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),  # doc_id(url, WARC payload digest): 16 hex chars
+        ("url", pa.string()),
+        ("text", pa.string()),  # careful extraction, math as $...$ / $$...$$
+        ("lang", pa.string()),
+        ("math_score", pa.float64()),  # final classifier score; null if no selection ran
+        ("token_count", pa.int64()),
+        ("token_kind", pa.string()),  # "words" or "tokenizer:<name>"
+        ("warc_path", pa.string()),
+        ("warc_offset", pa.int64()),
+        ("warc_date", pa.string()),
+        ("formulas", pa.int32()),
+        ("domain", pa.string()),
+    ]
+)
+SHARD_COLUMNS = tuple(SHARD_SCHEMA.names)
+
+_MAX_ROW_GROUP_ROWS = 50_000
+_MAX_ROW_GROUP_BYTES = 64_000_000
+
+
+def shuffle_key(seed: int, doc_id: str) -> int:
+    """Sort key of a document in a deterministic shuffle: a signed 64-bit hash of (seed, id).
+
+    Depends on nothing but the seed and the id, so the order is the same however the data is
+    partitioned, on however many machines.
+    """
+    h = hashlib.blake2b(f"{seed}\0{doc_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(h, "big", signed=True)
+
+
+@dataclass
+class ShardInfo:
+    file: str  # name inside the shard folder
+    rows: int
+    tokens: int
+    bytes: int
+    sha256: str
+
+
+def _estimate_bytes(row: Mapping[str, Any]) -> int:
+    n = 64
+    for v in row.values():
+        if isinstance(v, str):
+            n += len(v)
+    return n
+
+
+class ShardWriter:
+    """Write rows (dicts with :data:`SHARD_COLUMNS`) in order into sized Parquet shards.
+
+    Use as a context manager or call :meth:`close`; ``.shards`` lists the finished shards.
+    """
+
+    def __init__(
+        self,
+        out_dir: str | os.PathLike,
+        target_bytes: int = 128_000_000,
+        target_rows: int = 0,
+        compression: str = "zstd",
+        schema: pa.Schema = SHARD_SCHEMA,
+    ):
+        if target_rows <= 0 and target_bytes <= 0:
+            raise ValueError("set target_bytes or target_rows > 0")
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.target_bytes = target_bytes
+        self.target_rows = target_rows
+        self.compression = compression
+        self.schema = schema
+        if target_rows > 0:
+            self._rg_rows, self._rg_bytes = min(target_rows, _MAX_ROW_GROUP_ROWS), 1 << 62
+        else:
+            self._rg_rows = _MAX_ROW_GROUP_ROWS
+            self._rg_bytes = max(1, min(target_bytes // 4, _MAX_ROW_GROUP_BYTES))
+        self.shards: list[ShardInfo] = []
+        self._buf: list[Mapping[str, Any]] = []
+        self._buf_bytes = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._sink: pa.NativeFile | None = None
+        self._tmp: str | None = None
+        self._rows = 0
+        self._tokens = 0
+        self._closed = False
+
+    # --- public -----------------------------------------------------------------------
+    def write(self, row: Mapping[str, Any]) -> None:
+        self._buf.append(row)
+        self._buf_bytes += _estimate_bytes(row)
+        if len(self._buf) >= self._rg_rows or self._buf_bytes >= self._rg_bytes:
+            self._flush()
+
+    def write_many(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        for r in rows:
+            self.write(r)
+
+    def close(self) -> list[ShardInfo]:
+        if not self._closed:
+            self._flush()
+            self._finish_shard()
+            self._closed = True
+        return self.shards
+
+    def abort(self) -> None:
+        """Drop the shard in progress (its temp file); finished shards stay."""
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            finally:
+                self._writer = None
+        if self._tmp and os.path.exists(self._tmp):
+            os.unlink(self._tmp)
+        self._tmp = None
+        self._closed = True
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    # --- internals --------------------------------------------------------------------
+    def _flush(self) -> None:
+        while self._buf:
+            if self._writer is None:
+                self._open_shard()
+            take = len(self._buf)
+            if self.target_rows > 0:
+                take = min(take, self.target_rows - self._rows)
+            rows, self._buf = self._buf[:take], self._buf[take:]
+            table = pa.Table.from_pylist(list(rows), schema=self.schema)
+            self._writer.write_table(table, row_group_size=len(rows))
+            self._rows += len(rows)
+            self._tokens += sum(int(r.get("token_count") or 0) for r in rows)
+            if self._shard_full():
+                self._finish_shard()
+        self._buf_bytes = 0
+
+    def _shard_full(self) -> bool:
+        if self.target_rows > 0:
+            return self._rows >= self.target_rows
+        return self._sink.tell() >= self.target_bytes
+
+    def _open_shard(self) -> None:
+        name = SHARD_NAME.format(len(self.shards))
+        fd, self._tmp = tempfile.mkstemp(dir=self.out_dir, prefix=f".{name}.", suffix=".tmp")
+        os.close(fd)
+        self._sink = pa.OSFile(self._tmp, "wb")
+        self._writer = pq.ParquetWriter(
+            self._sink,
+            self.schema,
+            compression=self.compression,
+        )
+        self._rows = self._tokens = 0
+
+    def _finish_shard(self) -> None:
+        if self._writer is None:
+            return
+        self._writer.close()
+        self._sink.close()
+        self._writer = self._sink = None
+        name = SHARD_NAME.format(len(self.shards))
+        final = self.out_dir / name
+        sha, size = file_sha256(self._tmp)
+        os.replace(self._tmp, final)
+        self._tmp = None
+        self.shards.append(ShardInfo(name, self._rows, self._tokens, size, sha))
+
+
+def file_sha256(path: str | os.PathLike) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_manifest(
+    out_dir: str | os.PathLike,
+    shards: list[ShardInfo],
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``manifest.json`` (atomically) listing every shard and the totals; returns its path.
+
+    ``extra`` adds top-level keys (token_kind, shuffle seed, ...); it cannot replace the lists.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest: dict[str, Any] = {"version": MANIFEST_VERSION}
+    manifest.update(extra or {})
+    manifest.update(
+        {
+            "schema": [{"name": f.name, "type": str(f.type)} for f in SHARD_SCHEMA],
+            "shards": [asdict(s) for s in shards],
+            "totals": {
+                "shards": len(shards),
+                "rows": sum(s.rows for s in shards),
+                "tokens": sum(s.tokens for s in shards),
+                "bytes": sum(s.bytes for s in shards),
+            },
+        }
+    )
+    path = out / MANIFEST
+    _atomic_write_text(path, json.dumps(manifest, indent=2))
+    return path
+
+
+def verify_manifest(out_dir: str | os.PathLike) -> list[str]:
+    """Problems found checking the manifest against the files (empty list = all good)."""
+    out = Path(out_dir)
+    problems = []
+    try:
+        manifest = json.loads((out / MANIFEST).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        return [f"cannot read {out / MANIFEST}: {e}"]
+    listed = set()
+    for s in manifest.get("shards", []):
+        listed.add(s["file"])
+        p = out / s["file"]
+        if not p.exists():
+            problems.append(f"{s['file']}: missing")
+            continue
+        sha, size = file_sha256(p)
+        if sha != s["sha256"]:
+            problems.append(f"{s['file']}: sha256 {sha} != manifest {s['sha256']}")
+        if size != s["bytes"]:
+            problems.append(f"{s['file']}: {size} bytes != manifest {s['bytes']}")
+        rows = pq.ParquetFile(p).metadata.num_rows
+        if rows != s["rows"]:
+            problems.append(f"{s['file']}: {rows} rows != manifest {s['rows']}")
+    for p in out.glob("shard-*.parquet"):
+        if p.name not in listed:
+            problems.append(f"{p.name}: on disk but not in the manifest")
+    return problems
