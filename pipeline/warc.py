@@ -60,6 +60,13 @@ _GZIP_MAGIC = b"\x1f\x8b\x08"
 _RESYNC_SCAN_CHUNK = 1 << 20
 
 
+# FastWARC 2 is Rust: a panic surfaces as pyo3's PanicException, which derives from
+# BaseException (not Exception) and is not importable by name, so catch it by its class name.
+def _reraise_fatal(e: BaseException) -> None:
+    if not isinstance(e, Exception) and type(e).__name__ != "PanicException":
+        raise e  # KeyboardInterrupt, SystemExit, GeneratorExit
+
+
 class _TooLarge(Exception):
     pass
 
@@ -82,13 +89,17 @@ def iter_records(
     A region that cannot be parsed yields one ``Dropped(BAD_RECORD)``; if the stream is seekable
     and gzipped, reading resumes at the next gzip member, otherwise the iteration ends there.
     """
+    if not _seekable(stream):
+        stream = _ForwardReader(stream)  # FastWARC asks tell() once; a pipe cannot answer
     start = _tell(stream)
     gzipped = _peek(stream, 3) == _GZIP_MAGIC
     pos = start
+    seen_any = False
     while True:
         pending: list[RawRecord | Dropped] = []  # held until the next record's offset is known
         last_offset = -1
         failed = False
+        truncated = False
         detail = ""
         it = _archive_iterator(stream)
         while True:
@@ -96,7 +107,8 @@ def iter_records(
                 rec = next(it)
             except StopIteration:
                 break
-            except Exception as e:  # FastWARC raises OSError/ValueError on broken input
+            except BaseException as e:  # FastWARC raises OSError (or panics) on broken input
+                _reraise_fatal(e)
                 failed, detail = True, f"{type(e).__name__}: {e}"
                 break
             for item in pending:
@@ -104,6 +116,7 @@ def iter_records(
                 yield item
             pending = []
             last_offset = rec.stream_pos
+            seen_any = True
             item = _convert(rec, warc_path, config)
             pending.append(item)
             if (
@@ -111,13 +124,21 @@ def iter_records(
                 and item.reason == BAD_RECORD
                 and "truncated" in item.detail
             ):
-                # the stream ended inside this record: nothing after it is readable
+                truncated = True  # the stream ended inside this record: nothing after it
                 break
         end = _tell(stream) if not failed else -1
         for item in pending:
             _set_length(item, end)
             yield item
         if not failed:
+            if truncated:
+                return
+            if not seen_any and _tell(stream) > start:
+                yield Dropped(BAD_RECORD, warc_offset=start, detail="no WARC record found")
+            elif gzipped and last_offset >= 0 and _seekable(stream):
+                tail = _unread_tail(stream, last_offset)
+                if tail:
+                    yield Dropped(BAD_RECORD, warc_offset=last_offset, detail=tail)
             return
         resumed_from = last_offset if last_offset >= 0 else pos
         yield Dropped(BAD_RECORD, warc_offset=resumed_from, detail=f"unreadable: {detail}")
@@ -144,7 +165,8 @@ def read_record_at(
         rec = next(it)
     except StopIteration:
         return Dropped(BAD_RECORD, warc_offset=offset, detail="no record at offset")
-    except Exception as e:
+    except BaseException as e:
+        _reraise_fatal(e)
         return Dropped(BAD_RECORD, warc_offset=offset, detail=f"{type(e).__name__}: {e}")
     item = _convert(rec, warc_path, config)
     if isinstance(item, RawRecord):
@@ -152,8 +174,11 @@ def read_record_at(
         try:
             nxt = next(it)
             item.warc_length = max(nxt.stream_pos - offset, 0)
-        except Exception:
-            item.warc_length = 0  # last record of the file, or a broken tail after it
+        except StopIteration:
+            item.warc_length = max(_tell(stream) - offset, 0)  # last record: up to the end
+        except BaseException as e:
+            _reraise_fatal(e)
+            item.warc_length = 0  # a broken tail after the record: length unknown
     return item
 
 
@@ -187,7 +212,8 @@ def _convert(rec, warc_path: str, config: ExtractConfig) -> RawRecord | Dropped:
         return _convert_response(rec, headers, url, warc_path, config)
     except _Truncated as e:
         return Dropped(BAD_RECORD, url, offset, f"truncated: {e}")
-    except Exception as e:  # one bad record never costs the file
+    except BaseException as e:  # one bad record never costs the file
+        _reraise_fatal(e)
         return Dropped(BAD_RECORD, url, offset, f"{type(e).__name__}: {e}")
 
 
@@ -485,5 +511,60 @@ def _starts_readable_record(stream: BinaryIO, offset: int) -> bool:
         stream.seek(offset)
         next(_archive_iterator(stream))
         return True
-    except Exception:
+    except StopIteration:
+        return False
+    except BaseException as e:
+        _reraise_fatal(e)
+        return False
+
+
+def _unread_tail(stream: BinaryIO, last_offset: int) -> str:
+    """Describe bytes after the last record's gzip member that FastWARC silently ignored.
+
+    FastWARC ends quietly on a file cut inside a gzip header; re-inflating the last member
+    (bounded: a record FastWARC already read) finds where it ends, and anything but padding
+    after that is a broken tail worth counting.
+    """
+    try:
+        size = stream.seek(0, 2)
+        stream.seek(last_offset)
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        consumed = 0
+        while not d.eof:
+            chunk = stream.read(_RESYNC_SCAN_CHUNK)
+            if not chunk:
+                return ""  # the last member itself is incomplete: reported as truncated already
+            buf = chunk
+            while buf and not d.eof:
+                d.decompress(buf, _OUT_CHUNK)
+                buf = d.unconsumed_tail
+            consumed += len(chunk) - len(d.unused_data) - len(buf)
+        end = last_offset + consumed
+        if end >= size:
+            return ""
+        stream.seek(end)
+        rest = stream.read(min(size - end, 1 << 16))
+        if not rest.strip(b"\x00\r\n \t"):
+            return ""
+        return f"unreadable tail: {size - end} bytes after the last record"
+    except (OSError, zlib.error, ValueError):
+        return ""
+
+
+class _ForwardReader:
+    """A forward-only stream with the tell() FastWARC asks for (bytes read so far)."""
+
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+        self._pos = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        self._pos += len(data)
+        return data
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seekable(self) -> bool:
         return False
