@@ -3,9 +3,11 @@
 Speed matters (a signature per extracted page, on every page of a crawl), so a batch of texts is
 hashed in a handful of numpy passes, with no Python loop over words or shingles:
 
-1. normalise (lowercase, punctuation removed, whitespace folded to single spaces) and join the
-   batch's texts with single spaces into one byte buffer;
-2. a polynomial hash mod 2**64 over the bytes as a prefix sum, so the hash of any byte span (a
+1. normalise (lowercase, punctuation removed, whitespace folded to single spaces) the whole
+   batch at once as one array of code points, classed by a per-process lookup table built
+   with the very regular expressions of ``normalize_text`` (a regex pass per text was the
+   slowest step);
+2. a polynomial hash mod 2**64 over the code points as a prefix sum, so the hash of any span (a
    shingle is the span from the start of word i to the end of word i+n-1) is one subtraction
    and one multiplication by an inverse power: all shingles of the batch at once;
 3. a splitmix64 finaliser (seeded) turns each span hash into 64 well-mixed bits;
@@ -36,11 +38,11 @@ _MASK32 = _U64(0xFFFFFFFF)
 # Polynomial base: a large odd constant, so it is invertible mod 2**64.
 _BASE = 0x9E3779B97F4A7C15
 _BASE_INV = pow(_BASE, -1, 1 << 64)
-# Byte chunk hashed at once: bounds the power tables and temporaries (~50 MB) per process.
-_CHUNK_BYTES = 1 << 21
+# Characters hashed at once: bounds the power tables and temporaries (~100 MB) per process.
+_CHUNK_CHARS = 1 << 21
 _PROBES = 64  # densification probes tried per round before the next round
 
-_powers: dict[str, np.ndarray] = {}  # grown on demand, per process
+_powers: dict[str, np.ndarray] = {}  # tables built on first use, per process
 
 
 def normalize_text(text: str) -> str:
@@ -74,44 +76,94 @@ def _mix(x: np.ndarray, seed: int) -> np.ndarray:
     return x
 
 
-def _span_hashes(norms: Sequence[str], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mixed 64-bit hashes of every n-word shingle of each normalised text, and the index of
-    the text each belongs to. A text of fewer than n words (even none) gives one shingle of the
-    whole text."""
-    buf = " ".join(norms).encode("utf-8", "surrogatepass")
-    b = np.frombuffer(buf, dtype=np.uint8)
-    # word counts: an empty text is one empty word (it sits between two joining spaces)
-    nwords = np.fromiter((s.count(" ") + 1 for s in norms), dtype=np.int64, count=len(norms))
-    spaces = np.flatnonzero(b == 32)
-    starts = np.empty(len(spaces) + 1, dtype=np.int64)
-    starts[0] = 0
-    starts[1:] = spaces + 1
-    ends = np.empty(len(spaces) + 1, dtype=np.int64)
-    ends[:-1] = spaces
-    ends[-1] = len(b)
-    first = np.zeros(len(norms), dtype=np.int64)
-    np.cumsum(nwords[:-1], out=first[1:])
+def _char_classes() -> np.ndarray:
+    """Class of every code point under the ``normalize_text`` rules: 0 kept (``\\w``),
+    1 removed (neither ``\\w`` nor ``\\s``), 2 whitespace. Built once per process (~50 ms)
+    with the same regular expressions, so both paths agree on every character."""
+    tab = _powers.get("classes")
+    if tab is None:
+        cps = np.arange(0x110000, dtype="<u4")
+        cps[0xD800:0xE000] = 0x20  # lone surrogates cannot be decoded; classed below
+        every = cps.tobytes().decode("utf-32-le")
+        tab = np.zeros(0x110000, dtype=np.uint8)
+        for m in _NON_WORD.finditer(every):
+            tab[m.start() : m.end()] = 1
+        for m in re.finditer(r"\s+", every):
+            tab[m.start() : m.end()] = 2
+        tab[0xD800:0xE000] = 1
+        _powers["classes"] = tab
+    return tab
+
+
+def _normalize_batch(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``normalize_text`` of every text at once: code points of the normalised texts joined by
+    a 0 separator (whitespace as 32), and their classes (0 word, 2 space, 3 separator)."""
+    # U+0000 is punctuation to normalize_text (removed), so it is free to mark text boundaries
+    texts = [(t or "").replace("\0", "") if "\0" in (t or "") else (t or "") for t in texts]
+    cp = np.frombuffer("\0".join(texts).lower().encode("utf-32-le", "surrogatepass"), "<u4")
+    tab = _char_classes()
+    cls = tab[cp]
+    cls[cp == 0] = 3
+    keep = cls != 1
+    cp, cls = cp[keep], cls[keep]
+    # a whitespace character survives only right after a word character (first of its run) ...
+    keep = cls != 2
+    keep[1:] |= cls[:-1] == 0
+    keep[0] = cls[0] != 2 if len(cls) else True
+    cp, cls = cp[keep], cls[keep]
+    # ... and not at the end of its text
+    drop = cls == 2
+    drop[:-1] &= cls[1:] == 3
+    cp, cls = cp[~drop], cls[~drop]
+    cp = np.where(cls == 2, np.uint32(32), cp)
+    return cp, cls
+
+
+def _span_hashes(texts: Sequence[str], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mixed 64-bit hashes of every n-word shingle of each text (normalised as by
+    ``normalize_text``), and the index of the text each belongs to. A text of fewer than n
+    words (even none) gives one shingle of the whole normalised text."""
+    cp, cls = _normalize_batch(texts)
+    ndocs = len(texts)
+    word = cls == 0
+    prev_word = np.zeros(len(word), dtype=bool)
+    prev_word[1:] = word[:-1]
+    next_word = np.zeros(len(word), dtype=bool)
+    next_word[:-1] = word[1:]
+    starts = np.flatnonzero(word & ~prev_word)
+    ends = np.flatnonzero(word & ~next_word) + 1
+    seps = np.flatnonzero(cls == 3)
+    nwords = np.bincount(np.searchsorted(seps, starts), minlength=ndocs).astype(np.int64)
+    first = np.cumsum(nwords) - nwords
     nsh = np.maximum(nwords - n + 1, 1)
-    owner = np.repeat(np.arange(len(norms), dtype=np.int64), nsh)
-    # word index of each shingle's first word, and of its last word (capped at the text's end)
+    owner = np.repeat(np.arange(ndocs, dtype=np.int64), nsh)
     offs = np.arange(len(owner), dtype=np.int64) - np.repeat(np.cumsum(nsh) - nsh, nsh)
     w0 = np.repeat(first, nsh) + offs
     w1 = np.minimum(w0 + n - 1, np.repeat(first + nwords - 1, nsh))
-    s = starts[w0]
-    e = ends[w1]
-    pw, inv = _power_tables(len(b) + 1)
+    has = np.repeat(nwords > 0, nsh)  # texts without words hash the empty span
+    s = np.zeros(len(owner), dtype=np.int64)
+    e = np.zeros(len(owner), dtype=np.int64)
+    s[has] = starts[w0[has]]
+    e[has] = ends[w1[has]]
+    pw, inv = _power_tables(len(cp) + 1)
     with np.errstate(over="ignore"):
-        # +1 so that a zero byte still changes the hash
-        prefix = np.zeros(len(b) + 1, dtype=_U64)
-        np.cumsum((b.astype(_U64) + _U64(1)) * pw[: len(b)], out=prefix[1:])
+        # polynomial hash of code points (+1: a zero code point still changes the hash)
+        prefix = np.zeros(len(cp) + 1, dtype=_U64)
+        np.cumsum((cp.astype(_U64) + _U64(1)) * pw[: len(cp)], out=prefix[1:])
         h = (prefix[e] - prefix[s]) * inv[s]
-        # the span length goes in too: spans that differ only by trailing zeros stay apart
         h ^= (e - s).astype(_U64) * _U64(0xD6E8FEB86659FD93)
     return _mix(h, seed), owner
 
 
 def _probe_table(num_perm: int, seed: int, rounds: int) -> np.ndarray:
     """For each bin j a fixed pseudo-random sequence of bins to borrow from when j is empty."""
+    key = f"probes-{num_perm}-{seed}-{rounds}"
+    if key not in _powers:
+        _powers[key] = _make_probe_table(num_perm, seed, rounds)
+    return _powers[key]
+
+
+def _make_probe_table(num_perm: int, seed: int, rounds: int) -> np.ndarray:
     j = np.arange(num_perm, dtype=_U64)[:, None]
     t = np.arange(1, rounds * _PROBES + 1, dtype=_U64)[None, :]
     with np.errstate(over="ignore"):
@@ -146,26 +198,25 @@ def minhash_signatures(texts: Sequence[str], cfg: DedupConfig) -> np.ndarray:
     """Signatures of many texts: a ``(len(texts), cfg.num_perm)`` uint32 array."""
     num_perm = cfg.num_perm
     out = np.empty((len(texts), num_perm), dtype=np.uint32)
-    norms = [normalize_text(t) for t in texts]
     i = 0
-    while i < len(norms):
+    while i < len(texts):
         j, size = i, 0
-        while j < len(norms) and (j == i or size + len(norms[j]) < _CHUNK_BYTES):
-            size += len(norms[j]) + 1
+        while j < len(texts) and (j == i or size + len(texts[j] or "") < _CHUNK_CHARS):
+            size += len(texts[j] or "")
             j += 1
-        out[i:j] = _signatures_of_normalized(norms[i:j], cfg.shingle_size, num_perm, cfg.seed)
+        out[i:j] = _signatures_of(texts[i:j], cfg.shingle_size, num_perm, cfg.seed)
         i = j
     return out
 
 
-def _signatures_of_normalized(norms, n: int, num_perm: int, seed: int) -> np.ndarray:
-    h, owner = _span_hashes(norms, n, seed)
+def _signatures_of(texts: Sequence[str], n: int, num_perm: int, seed: int) -> np.ndarray:
+    h, owner = _span_hashes(texts, n, seed)
     # fast range reduction: the high 32 bits times num_perm, shifted down, is a uniform bin
     bins = ((h >> _U64(32)) * _U64(num_perm)) >> _U64(32)
     vals = h & _MASK32
-    sig = np.full(len(norms) * num_perm, 1 << 32, dtype=_U64)
+    sig = np.full(len(texts) * num_perm, 1 << 32, dtype=_U64)
     np.minimum.at(sig, owner.astype(_U64) * _U64(num_perm) + bins, vals)
-    sig = sig.reshape(len(norms), num_perm)
+    sig = sig.reshape(len(texts), num_perm)
     empty = sig == _U64(1 << 32)
     _densify(sig, empty, seed)
     return sig.astype(np.uint32)
@@ -178,7 +229,7 @@ def minhash_signature(text: str, cfg: DedupConfig) -> np.ndarray:
 
 def shingle_set(text: str, cfg: DedupConfig) -> np.ndarray:
     """The sorted unique 64-bit hashes of the text's shingles (for exact Jaccard)."""
-    h, _ = _span_hashes([normalize_text(text)], cfg.shingle_size, cfg.seed)
+    h, _ = _span_hashes([text], cfg.shingle_size, cfg.seed)
     return np.unique(h)
 
 
