@@ -1,0 +1,442 @@
+"""Export a run's selected math pages as pretraining shards: careful text, decontamination
+against benchmarks, token counts, zstd Parquet shards of a target size and shards/manifest.json.
+
+Input: ``selected/`` (id, math_score) joined with ``clean/`` (else ``docs/``). A run folder
+without ``selected/`` exports every kept doc (``dedup/`` keep=true if present) with a null
+math_score, so the stage still works on a partial run; stats.json says which selection was used.
+
+Two passes, both restartable:
+1. one Spark task per group of WARCs re-reads each selected record (each WARC opened once per
+   task, records in file order), extracts the careful text, decontaminates and counts tokens,
+   and writes ``_export_tmp/rows/part-<n>.parquet`` atomically with its counters;
+2. the driver streams those rows ordered by id (or by the seeded shuffle key) through
+   ``toLocalIterator`` into :class:`pipeline.shards.ShardWriter`; since the order depends only on
+   the ids, the shards are the same however the data was partitioned.
+The new shards and manifest are built under ``_export_tmp/`` and swapped in for ``shards/`` at
+the end, so a crash leaves either the old shards or the new ones, never a mix, and a re-run
+starts the export over and writes exactly the same files.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+from jobs.run_folder import RunFolder
+from pipeline.config import Config, ExportConfig, IOConfig, load_config
+from pipeline.errors import UserError
+from pipeline.records import StageStats
+
+STAGE = "export"
+BUNDLED_GSM8K = Path(__file__).resolve().parent.parent / "pipeline" / "data" / "gsm8k_test.jsonl.gz"
+TMP = "_export_tmp"
+KEY = "_key"
+INPUT_COLUMNS = (
+    "id",
+    "url",
+    "text",
+    "lang",
+    "warc_path",
+    "warc_offset",
+    "warc_date",
+    "formulas",
+    "domain",
+)
+CONTAMINATED = "contaminated:"
+REREAD_FAILED = "reread_failed_fallback"
+
+
+# --- benchmarks -------------------------------------------------------------------------
+def benchmark_name(uri: str) -> str:
+    base = uri.rstrip("/").rsplit("/", 1)[-1]
+    for suf in (".gz", ".jsonl", ".json", ".parquet"):
+        if base.endswith(suf):
+            base = base[: -len(suf)]
+    return base or uri
+
+
+def read_benchmark_rows(uri: str, io_cfg: IOConfig | None = None) -> list[dict]:
+    """Rows of a JSONL(.gz) or Parquet benchmark file at a local path, s3:// or https:// URI."""
+    from jobs.inputs import is_remote, open_input
+
+    try:
+        if is_remote(uri):
+            with open_input(uri, io_cfg) as f:
+                data = f.read()
+        else:
+            data = Path(uri).expanduser().read_bytes()
+    except OSError as e:
+        raise UserError(f"cannot read benchmark {uri!r}: {e}; check export.benchmarks") from e
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    if data[:4] == b"PAR1":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(io.BytesIO(data)).to_pylist()
+    rows = []
+    for n, line in enumerate(data.decode("utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise UserError(f"benchmark {uri!r} line {n} is not JSON: {e}") from e
+    return rows
+
+
+def load_benchmarks(cfg: ExportConfig, io_cfg: IOConfig | None = None) -> dict[str, list[str]]:
+    """``{benchmark name: texts}`` for ``cfg.benchmarks`` (entries ``URI`` or ``NAME=URI``);
+    none configured = the bundled GSM8K test set (questions and answers)."""
+    from pipeline.decontam import benchmark_texts_from_rows
+
+    entries = list(cfg.benchmarks) or [f"gsm8k_test={BUNDLED_GSM8K}"]
+    out: dict[str, list[str]] = {}
+    for entry in entries:
+        name, uri = entry.split("=", 1) if "=" in entry.split("://")[0] else ("", entry)
+        name = name or benchmark_name(uri)
+        texts = benchmark_texts_from_rows(read_benchmark_rows(uri, io_cfg), cfg.benchmark_fields)
+        if not texts:
+            raise UserError(
+                f"benchmark {uri!r} has no text in fields {list(cfg.benchmark_fields)}; "
+                "set export.benchmark_fields"
+            )
+        out.setdefault(name, []).extend(texts)
+    return out
+
+
+def build_index(cfg: ExportConfig, io_cfg: IOConfig | None = None):
+    from pipeline.decontam import NormalizeConfig, build_ngram_index
+
+    if cfg.ngram < 1:
+        raise UserError(f"export.ngram must be >= 1, got {cfg.ngram}")
+    return build_ngram_index(
+        load_benchmarks(cfg, io_cfg),
+        n=cfg.ngram,
+        min_exact_tokens=cfg.min_exact_tokens,
+        norm=NormalizeConfig(cfg.decontam_lowercase, cfg.decontam_strip_punctuation),
+    )
+
+
+# --- per record ---------------------------------------------------------------------------
+def careful_available() -> bool:
+    """Whether the careful re-extraction modules (WARC reader, extractor, charset) exist."""
+    import importlib.util
+
+    return all(
+        importlib.util.find_spec(f"pipeline.{m}") is not None
+        for m in ("warc", "html_text", "charset")
+    )
+
+
+def careful_text(stream, row: dict, config: Config) -> str | None:
+    """The careful extraction of the record at ``row``'s offset, or None if it can't be had."""
+    from pipeline.charset import decode_html
+    from pipeline.html_text import extract_text
+
+    from pipeline.warc import read_record_at
+
+    rec = read_record_at(stream, int(row["warc_offset"]), row["warc_path"], config.extract)
+    body = getattr(rec, "body", None)
+    if body is None:
+        return None
+    html, _ = decode_html(body, getattr(rec, "content_type", ""))
+    ext = extract_text(html, url=row["url"], mode="careful", config=config.extract)
+    text = getattr(ext, "text", None)
+    return text if text and text.strip() else None
+
+
+@dataclass(frozen=True)
+class ExportTask:
+    """Runs on an executor for one partition (rows grouped by WARC, in file order).
+
+    Pickles the config, the run folder path, the broadcast index handle (or None) and the
+    token counter (its path only).
+    """
+
+    config: Config
+    run_path: str
+    index: Any  # pyspark Broadcast of NgramIndex, an NgramIndex, or None
+    counter: Any  # pipeline.tokens.TokenCounter
+    max_samples: int = 20
+
+    def _index(self):
+        return getattr(self.index, "value", self.index)
+
+    def process(self, rows, opener=None) -> tuple[list[dict], StageStats, dict]:
+        """Spark-free core: rows (dicts) -> (shard rows, stats, {benchmark: sample n-grams})."""
+        from pipeline.decontam import find_contamination
+        from pipeline.shards import shuffle_key
+
+        cfg = self.config.export
+        stats = StageStats(STAGE)
+        samples: dict[str, list[str]] = {}
+        index = self._index() if cfg.decontaminate else None
+        scrub = None
+        if self.config.clean.pii:
+            # careful text is re-extracted from the HTML, so the clean stage's PII pass must
+            # be applied again
+            from pipeline.pii import PIICounts, replace_pii
+
+            pii_counts = PIICounts()
+
+            def scrub(t: str) -> str:
+                return replace_pii(t, counts=pii_counts)
+
+        if opener is None:
+            from jobs.inputs import open_input
+
+            def opener(path):
+                return open_input(path, self.config.io)
+
+        careful = cfg.careful and careful_available()
+        if cfg.careful and not careful:
+            stats.add("careful_unavailable_tasks", 1)
+        out = []
+        for warc_path, group in groupby(rows, key=lambda r: r["warc_path"]):
+            stream = None
+            open_failed = False
+            try:
+                for row in group:
+                    text = None
+                    if careful:
+                        try:
+                            if stream is None and not open_failed:
+                                stream = opener(warc_path)
+                            if stream is not None:
+                                text = careful_text(stream, row, self.config)
+                        except Exception:  # one bad record must not fail the export
+                            text = None
+                            if stream is None:
+                                open_failed = True
+                        if text is None:
+                            stats.add(REREAD_FAILED, 1)
+                        else:
+                            stats.add("careful_text", 1)
+                    if text is None:
+                        text = row.get("text") or ""
+                    if scrub is not None:
+                        text = scrub(text)
+                    if index is not None:
+                        hits = find_contamination(text, index, max_matches=3)
+                        if hits:
+                            bench = hits[0][0]
+                            stats.drop(CONTAMINATED + bench)
+                            lst = samples.setdefault(bench, [])
+                            if len(lst) < self.max_samples:
+                                lst.append(hits[0][1])
+                            continue
+                    n_tokens = self.counter(text)
+                    stats.keep()
+                    stats.add("tokens", n_tokens)
+                    doc = {
+                        "id": row["id"],
+                        "url": row["url"],
+                        "text": text,
+                        "lang": row.get("lang"),
+                        "math_score": row.get("math_score"),
+                        "token_count": n_tokens,
+                        "token_kind": self.counter.kind,
+                        "warc_path": row["warc_path"],
+                        "warc_offset": row.get("warc_offset"),
+                        "warc_date": row.get("warc_date"),
+                        "formulas": row.get("formulas"),
+                        "domain": row.get("domain"),
+                        KEY: shuffle_key(cfg.shuffle_seed, row["id"])
+                        if cfg.shuffle_seed >= 0
+                        else 0,
+                    }
+                    out.append(doc)
+            finally:
+                if stream is not None:
+                    stream.close()
+        if scrub is not None:
+            stats.add("pii_emails_replaced", pii_counts.emails)
+            stats.add("pii_ips_replaced", pii_counts.ips)
+        return out, stats, samples
+
+    def __call__(self, part_index: int, rows):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from pipeline.shards import SHARD_SCHEMA
+
+        docs, stats, samples = self.process(r.asDict() for r in rows)
+        schema = SHARD_SCHEMA.append(pa.field(KEY, pa.int64()))
+        out = Path(self.run_path, TMP, "rows", f"part-{part_index:05d}.parquet")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            pq.write_table(pa.Table.from_pylist(docs, schema), tmp, compression="zstd")
+            os.replace(tmp, out)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        yield json.dumps({"stats": stats.to_dict(), "samples": samples})
+
+
+# --- driver -------------------------------------------------------------------------------
+def _has_parquet(p: Path) -> bool:
+    return p.is_dir() and any(
+        f.suffix == ".parquet" and not f.name.startswith((".", "_")) for f in p.rglob("*.parquet")
+    )
+
+
+def select_input(spark, run: RunFolder):
+    """(DataFrame of the rows to export with INPUT_COLUMNS + math_score, how it was selected)."""
+    from pyspark.sql import functions as F
+
+    text_dir = "clean" if _has_parquet(run.sub("clean")) else "docs"
+    if not _has_parquet(run.sub(text_dir)):
+        return None, "empty"
+    docs = spark.read.parquet(run.uri(text_dir)).select(*INPUT_COLUMNS)
+    if _has_parquet(run.sub("selected")):
+        sel = spark.read.parquet(run.uri("selected")).select(
+            "id", F.col("math_score").cast("double")
+        )
+        return docs.join(sel.dropDuplicates(["id"]), "id", "inner"), f"selected+{text_dir}"
+    how = f"all_{text_dir}"
+    if _has_parquet(run.sub("dedup")):
+        keep = spark.read.parquet(run.uri("dedup")).where("keep").select("id").dropDuplicates()
+        docs = docs.join(keep, "id", "inner")
+        how += "+dedup_keep"
+    return docs.withColumn("math_score", F.lit(None).cast("double")), how
+
+
+def _merge_results(results: list[str]) -> tuple[StageStats, dict[str, list[str]]]:
+    stats = StageStats(STAGE)
+    samples: dict[str, list[str]] = {}
+    for r in results:
+        d = json.loads(r)
+        stats = stats + StageStats.from_dict(STAGE, d["stats"])
+        for b, grams in d["samples"].items():
+            samples.setdefault(b, []).extend(grams)
+    return stats, samples
+
+
+def _swap_in(new: Path, final: Path) -> None:
+    """Replace the folder ``final`` by ``new`` with two renames (old copy removed after)."""
+    old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+    if final.exists():
+        os.replace(final, old)
+    os.replace(new, final)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def run_export(spark, run: RunFolder, config: Config, force: bool = False) -> dict:
+    """The export stage (see the module docstring); returns its stats (also in stats.json)."""
+    from jobs.progress import say, stage_progress
+    from pipeline.shards import MANIFEST, ShardWriter, verify_manifest, write_manifest
+    from pipeline.tokens import make_token_counter
+
+    cfg = config.export
+    if not force and run.is_done(STAGE) and not verify_manifest(run.sub("shards")):
+        say("[export] done earlier, skipped")
+        return run.read_json("stats.json", {}).get(STAGE, {})
+    t0 = time.perf_counter()
+    tmp = run.sub(TMP)
+    if tmp.exists():
+        shutil.rmtree(tmp)  # left by an interrupted export: start over, same result
+    counter = make_token_counter(cfg.tokenizer)
+    index = build_index(cfg, config.io) if cfg.decontaminate else None
+    if index is not None:
+        say(f"[export] decontamination index: {len(index):,} hashes of {list(index.names)}")
+    df, how = select_input(spark, run)
+    results: list[str] = []
+    if df is not None:
+        n_warcs = df.select("warc_path").distinct().count()
+        parts = max(1, min(n_warcs, spark.sparkContext.defaultParallelism * 4))
+        grouped = df.repartition(parts, "warc_path").sortWithinPartitions(
+            "warc_path", "warc_offset"
+        )
+        bc = spark.sparkContext.broadcast(index) if index is not None else None
+        task = ExportTask(config, str(run.path), bc, counter)
+        with stage_progress(spark, STAGE):
+            results = grouped.rdd.mapPartitionsWithIndex(task).collect()
+        if bc is not None:
+            bc.unpersist()
+    stats, samples = _merge_results(results)
+
+    new_shards = tmp / "shards"
+    new_shards.mkdir(parents=True, exist_ok=True)
+    writer = ShardWriter(new_shards, cfg.shard_bytes, cfg.shard_rows, cfg.compression)
+    with writer:
+        if _has_parquet(tmp / "rows"):
+            rows = spark.read.parquet(str(tmp / "rows"))
+            order = [KEY, "id"] if cfg.shuffle_seed >= 0 else ["id"]
+            for r in rows.orderBy(*order).drop(KEY).toLocalIterator(prefetchPartitions=True):
+                writer.write(r.asDict())
+    manifest_extra = {
+        **counter.describe(),
+        "order": f"shuffle(seed={cfg.shuffle_seed})" if cfg.shuffle_seed >= 0 else "id",
+        "selection": how,
+        "compression": cfg.compression,
+        "target_bytes": cfg.shard_bytes if cfg.shard_rows <= 0 else None,
+        "target_rows": cfg.shard_rows if cfg.shard_rows > 0 else None,
+        "decontamination": index.summary() if index is not None else None,
+    }
+    write_manifest(new_shards, writer.shards, manifest_extra)
+    _swap_in(new_shards, run.sub("shards"))
+    shutil.rmtree(tmp, ignore_errors=True)
+
+    out = stats.to_dict()
+    out["selection"] = how
+    out["token_kind"] = counter.kind
+    out["shards"] = len(writer.shards)
+    out["shard_rows"] = sum(s.rows for s in writer.shards)
+    out["shard_bytes"] = sum(s.bytes for s in writer.shards)
+    out["decontamination"] = {
+        name: {
+            "removed": stats.dropped.get(CONTAMINATED + name, 0),
+            "sample_ngrams": sorted(samples.get(name, []))[:20],
+        }
+        for name in (index.names if index is not None else ())
+    }
+    out["seconds"] = round(time.perf_counter() - t0, 2)
+    run.update_stats(STAGE, out)
+    run.mark_done(STAGE, {"manifest": str(run.sub("shards", MANIFEST)), "rows": out["kept"]})
+    say(
+        f"[export] {stats.records_read:,} docs: {stats.kept:,} exported, "
+        f"{sum(stats.dropped.values()):,} contaminated {dict(stats.dropped)}; "
+        f"{out['shards']} shards, {int(out.get('tokens', 0)):,} {counter.kind}"
+    )
+    return out
+
+
+def add_arguments(p) -> None:
+    from jobs.cli import add_config_arguments
+
+    p.add_argument("--run", required=True, metavar="DIR", help="the run folder to export")
+    p.add_argument("--force", action="store_true", help="export again even if already done")
+    add_config_arguments(p)
+
+
+def main(args) -> int:
+    from jobs.session import get_spark
+
+    config = load_config(args.config, args.overrides)
+    run = RunFolder(args.run)
+    if run.read_run() is None and not run.sub("docs").exists():
+        raise UserError(f"{str(run.path)!r} is not a run folder (no run.json or docs/)")
+    spark = get_spark(config.spark)
+    try:
+        stats = run_export(spark, run, config, force=args.force)
+    finally:
+        spark.stop()
+    manifest = run.read_json("shards/manifest.json", {})
+    totals = manifest.get("totals", {})
+    print(
+        f"shards: {totals.get('shards', 0)} files, {totals.get('rows', 0):,} docs, "
+        f"{totals.get('tokens', 0):,} {manifest.get('token_kind', '')}, "
+        f"{totals.get('bytes', 0):,} bytes in {run.sub('shards')}; "
+        f"contaminated docs removed: {sum(stats.get('dropped', {}).values())}"
+    )
+    return 0

@@ -1,0 +1,244 @@
+"""The export stage on a small run folder (Spark local mode): selection, decontamination with
+stats, token counts, shards + manifest, completion marker, deterministic shuffle, fallbacks."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from jobs.run_folder import RunFolder
+from pipeline.config import load_config
+from pipeline.records import doc_id, docs_schema
+from pipeline.shards import SHARD_SCHEMA, verify_manifest
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).parent / "data" / "export"
+GSM8K_TEST = REPO / "pipeline" / "data" / "gsm8k_test.jsonl.gz"
+TRAIN_ROW_SHARING_A_TEST_10GRAM = 20  # GSM8K train #20 shares a 10-gram with a test problem
+
+
+def _jsonl(path: Path) -> list[dict]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _doc(url: str, text: str, warc_path: str, offset: int, digest: str) -> dict:
+    return {
+        "id": doc_id(url, digest),
+        "url": url,
+        "domain": re.sub(r"^https?://([^/:]+).*", r"\1", url),
+        "warc_path": warc_path,
+        "warc_offset": offset,
+        "warc_length": 0,
+        "warc_date": "2020-03-29T09:04:10Z",
+        "warc_record_id": f"<urn:uuid:{digest}>",
+        "title": "",
+        "text": text,
+        "lang": "en",
+        "lang_score": 0.9,
+        "formulas": text.count("$") // 2,
+        "math_markup": [],
+        "html_bytes": len(text),
+        "word_count": len(text.split()),
+        "minhash": [],
+    }
+
+
+def make_run_folder(path: Path, planted: int = 5) -> dict:
+    """A run folder with docs/ as extract writes it (several files, one per 'WARC') and a
+    selected/ table. Returns what a correct export must produce."""
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+    run = RunFolder(path)
+    run.sub("docs").mkdir(parents=True, exist_ok=True)
+    cc = _jsonl(DATA / "cc_en_head-0091.jsonl.gz") + _jsonl(DATA / "cc_en_head-0174.jsonl.gz")
+    train = _jsonl(DATA / "gsm8k_train_head60.jsonl")
+    test = _jsonl(GSM8K_TEST)
+    files: dict[str, list[dict]] = {}
+    contaminated = set()
+    # real WARC records, re-readable at their offsets
+    for name in ("dolma_science_0.warc.gz", "dolma_science_1.warc.gz"):
+        wp = str(DATA / name)
+        with open(wp, "rb") as f:
+            for rec in ArchiveIterator(f, record_types=WarcRecordType.response):
+                html = rec.reader.read().decode("utf-8", "replace")
+                text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.split("\r\n\r\n", 1)[-1]))
+                url = rec.headers["WARC-Target-URI"]
+                d = _doc(url, text.strip(), wp, rec.stream_pos, rec.headers["WARC-Payload-Digest"])
+                files.setdefault(name, []).append(d)
+    # real CC pages; the first `planted` carry a GSM8K test problem in the middle
+    for i, d in enumerate(cc):
+        text = d["text"]
+        if i < planted:
+            paras = text.split("\n")
+            text = "\n".join(paras[: len(paras) // 2] + [test[100 + i]["question"]] + paras[1:])
+        doc = _doc(d["id"], text, f"/gone/cc-{i % 3}.warc.gz", 1000 * i, d["metadata"]["digest"])
+        if i < planted:
+            contaminated.add(doc["id"])
+        files.setdefault(f"cc-{i % 3}", []).append(doc)
+    # GSM8K *train* problems with their solutions: math pages that must be exported, except
+    # train #20, which really shares a 10-gram with a test problem
+    for i in list(range(12)) + [TRAIN_ROW_SHARING_A_TEST_10GRAM]:
+        r = train[i]
+        text = r["question"] + "\n\n" + re.sub(r"<<[^>]*>>", "", r["answer"])
+        doc = _doc(f"https://gsm.example.org/train/{i}", text, "/gone/gsm.warc.gz", i, f"t{i}")
+        if i == TRAIN_ROW_SHARING_A_TEST_10GRAM:
+            contaminated.add(doc["id"])
+        files.setdefault("gsm", []).append(doc)
+    all_docs = [d for docs in files.values() for d in docs]
+    for key, docs in files.items():
+        pq.write_table(
+            pa.Table.from_pylist(docs, docs_schema()), run.sub("docs", f"part-{key}.parquet")
+        )
+    # selection: every doc but three CC pages, with a score
+    dropped_by_selection = {d["id"] for d in all_docs if d["id"] not in contaminated}
+    dropped_by_selection = set(sorted(dropped_by_selection)[::10][:3])
+    selected = [
+        {"id": d["id"], "math_score": round(0.5 + (k % 50) / 100, 2)}
+        for k, d in enumerate(all_docs)
+        if d["id"] not in dropped_by_selection
+    ]
+    run.sub("selected").mkdir()
+    pq.write_table(pa.Table.from_pylist(selected), run.sub("selected", "part-0.parquet"))
+    by_id = {d["id"]: d for d in all_docs}
+    exported = sorted(s["id"] for s in selected if s["id"] not in contaminated)
+    return {
+        "run": run,
+        "docs": by_id,
+        "selected": {s["id"]: s["math_score"] for s in selected},
+        "contaminated": contaminated,
+        "exported": exported,
+    }
+
+
+def _manifest(run: RunFolder) -> dict:
+    return json.loads(run.sub("shards", "manifest.json").read_text())
+
+
+def _shard_rows(run: RunFolder) -> list[dict]:
+    m = _manifest(run)
+    return [r for s in m["shards"] for r in pq.read_table(run.sub("shards", s["file"])).to_pylist()]
+
+
+@pytest.mark.spark
+def test_export_end_to_end(spark, tmp_path):
+    from jobs.export_job import careful_available, run_export
+
+    fx = make_run_folder(tmp_path / "run")
+    run = fx["run"]
+    config = load_config(None, ["export.shard_rows=4"])
+    stats = run_export(spark, run, config)
+
+    # accounting: every selected doc is exported or dropped as contaminated, per benchmark
+    assert stats["records_read"] == len(fx["selected"])
+    assert stats["kept"] == len(fx["exported"])
+    assert stats["dropped"] == {"contaminated:gsm8k_test": len(fx["contaminated"])}
+    assert stats["records_read"] == stats["kept"] + sum(stats["dropped"].values())
+    dec = stats["decontamination"]["gsm8k_test"]
+    assert dec["removed"] == len(fx["contaminated"])
+    assert "bought stamps at the post office some of the stamps" in dec["sample_ngrams"]
+    assert all(len(g.split()) == 10 for g in dec["sample_ngrams"])
+    assert run.read_json("stats.json")["export"]["kept"] == stats["kept"]
+    if careful_available():
+        # the 4 real WARC records are re-read; the rest point at WARCs that are gone
+        assert stats["careful_text"] == 4
+        assert stats["reread_failed_fallback"] == len(fx["selected"]) - 4
+    else:
+        assert stats["careful_unavailable_tasks"] >= 1
+
+    # shards: 4 rows each, ordered by id, schema fixed, manifest matches the files
+    m = _manifest(run)
+    assert verify_manifest(run.sub("shards")) == []
+    assert [s["rows"] for s in m["shards"]][:-1] == [4] * (len(m["shards"]) - 1)
+    assert m["totals"]["rows"] == len(fx["exported"])
+    assert m["token_kind"] == "words" and m["selection"] == "selected+docs"
+    for s in m["shards"]:
+        assert pq.read_schema(run.sub("shards", s["file"])).equals(SHARD_SCHEMA)
+    rows = _shard_rows(run)
+    assert [r["id"] for r in rows] == fx["exported"]
+    for r in rows:
+        src = fx["docs"][r["id"]]
+        assert r["math_score"] == fx["selected"][r["id"]]
+        assert r["token_count"] == len(r["text"].split()) and r["token_kind"] == "words"
+        assert (r["url"], r["warc_path"], r["warc_offset"]) == (
+            src["url"],
+            src["warc_path"],
+            src["warc_offset"],
+        )
+        if not careful_available() or src["warc_path"].startswith("/gone/"):
+            assert r["text"] == src["text"]  # fast text fallback
+    assert m["totals"]["tokens"] == sum(r["token_count"] for r in rows) == stats["tokens"]
+    assert not run.sub("_export_tmp").exists()
+
+    # finished: a re-run skips and leaves the files alone
+    before = {p.name: p.stat().st_mtime_ns for p in run.sub("shards").iterdir()}
+    again = run_export(spark, run, config)
+    assert again["kept"] == stats["kept"]
+    assert {p.name: p.stat().st_mtime_ns for p in run.sub("shards").iterdir()} == before
+
+
+@pytest.mark.spark
+def test_export_shuffle_is_deterministic_and_rewrite_never_duplicates(spark, tmp_path):
+    from jobs.export_job import run_export
+
+    fx = make_run_folder(tmp_path / "run", planted=2)
+    run = fx["run"]
+    config = load_config(None, ["export.shuffle_seed=7", "export.shard_bytes=20000"])
+    run_export(spark, run, config)
+    first = _manifest(run)
+    ids = [r["id"] for r in _shard_rows(run)]
+    assert sorted(ids) == fx["exported"] and ids != fx["exported"]  # shuffled, nothing lost
+    assert first["order"] == "shuffle(seed=7)" and first["totals"]["shards"] >= 2
+    # a forced re-export replaces the shards with byte-identical ones; no stale shard remains
+    run_export(spark, run, config, force=True)
+    second = _manifest(run)
+    assert [(s["file"], s["sha256"]) for s in second["shards"]] == [
+        (s["file"], s["sha256"]) for s in first["shards"]
+    ]
+    assert sorted(p.name for p in run.sub("shards").glob("*.parquet")) == [
+        s["file"] for s in second["shards"]
+    ]
+    assert verify_manifest(run.sub("shards")) == []
+
+
+@pytest.mark.spark
+def test_export_without_selection_uses_dedup_keep_and_custom_benchmark(spark, tmp_path):
+    from jobs.export_job import run_export
+
+    fx = make_run_folder(tmp_path / "run", planted=0)
+    run = fx["run"]
+    import shutil
+
+    shutil.rmtree(run.sub("selected"))
+    ids = sorted(fx["docs"])
+    keep = {i: (k % 4 != 0) for k, i in enumerate(ids)}
+    run.sub("dedup").mkdir()
+    pq.write_table(
+        pa.Table.from_pylist([{"id": i, "cluster_id": i, "keep": k} for i, k in keep.items()]),
+        run.sub("dedup", "part-0.parquet"),
+    )
+    # a user benchmark (Parquet, 'problem' field) made of one CC page's first sentence
+    cc_doc = next(d for d in fx["docs"].values() if d["warc_path"] == "/gone/cc-0.warc.gz")
+    first = cc_doc["text"].split("\n")[0]
+    bench = tmp_path / "mybench.parquet"
+    pq.write_table(pa.Table.from_pylist([{"problem": first, "id": 1}]), bench)
+    config = load_config(
+        None, [f"export.benchmarks=[mine={bench}]", "export.careful=false", "export.ngram=13"]
+    )
+    stats = run_export(spark, run, config)
+    kept_ids = {i for i, k in keep.items() if k}
+    expected_drop = 1 if keep[cc_doc["id"]] else 0
+    assert stats["selection"] == "all_docs+dedup_keep"
+    assert stats["records_read"] == len(kept_ids)
+    assert stats["dropped"] == ({"contaminated:mine": 1} if expected_drop else {})
+    rows = _shard_rows(run)
+    assert {r["id"] for r in rows} == kept_ids - {cc_doc["id"]}
+    assert all(r["math_score"] is None for r in rows)
+    assert "careful_text" not in stats and "reread_failed_fallback" not in stats
