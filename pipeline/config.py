@@ -40,24 +40,39 @@ class ExtractConfig:
 @dataclass(frozen=True)
 class CleanConfig:
     enabled: bool = True
-    min_words: int = 50
+    min_words: int = 50  # Gopher; a formula counts as one word
     max_words: int = 100_000
-    min_mean_word_length: float = 3.0
+    min_mean_word_length: float = 3.0  # over prose words only (math excluded)
     max_mean_word_length: float = 10.0
     max_symbol_word_ratio: float = 0.1
     max_bullet_lines_ratio: float = 0.9
     max_ellipsis_lines_ratio: float = 0.3
+    min_alpha_words_ratio: float = 0.8  # Gopher: words with a letter; formulas count as words
     min_stop_words: int = 2
     max_dup_line_frac: float = 0.3
     max_dup_para_frac: float = 0.3
+    max_dup_line_char_frac: float = 0.2
+    max_dup_para_char_frac: float = 0.2
+    top_ngram_fracs: tuple[float, ...] = (0.2, 0.18, 0.16)  # n = 2, 3, 4
+    dup_ngram_fracs: tuple[float, ...] = (0.15, 0.14, 0.13, 0.12, 0.11, 0.10)  # n = 5..10
     c4_curly_brace: bool = False  # off: drops every page with LaTeX ({} is TeX syntax)
     c4_javascript_lines: bool = True  # math-aware: only lines outside formulas
     c4_terminal_punct: bool = False  # off: display formulas and theorem labels end without '.'
+    c4_policy_lines: bool = True
+    c4_lorem_ipsum: bool = True
+    c4_min_words_per_line: int = 0  # off: drops headings, labels, list items
+    c4_max_word_length: int = 1000
     fineweb_lines: bool = True
+    fineweb_line_punct_ratio: float = 0.12
+    fineweb_short_line_chars: int = 30
+    fineweb_short_line_ratio: float = 0.67
+    fineweb_char_dup_ratio: float = 0.02  # FineWeb: 0.01 (see defaults.yaml)
+    fineweb_list_ratio: float = 0.3
     boilerplate_lines: bool = True
     boilerplate_min_pages: int = 5  # a line on this many pages of one domain is boilerplate
     url_blocklist: str = ""  # path to a file of domains/substrings; '' = bundled default
     url_allowlist: str = ""
+    normalize_unicode: bool = True
     pii: bool = True
 
 

@@ -1,0 +1,152 @@
+"""Rebuild the clean-stage text fixtures from the team's shared data (run once, by hand).
+
+Not used at test time: the tests read the committed JSONL files next to this script.
+Usage: .venv/bin/python tests/data/clean/build_fixtures.py /path/to/shared/data
+
+Math pages become text the way the extractor emits it: MathML with ``alttext`` -> ``$..$`` /
+``$$..$$``, MathJax ``\\(..\\)`` / ``\\[..\\]`` left as written, Markdown+LaTeX and StackMathQA
+JSONL as written. Non-math pages go through resiliparse's plain-text extractor (main content,
+as the fast path does), so their junk is real extraction junk.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import re
+import sys
+from pathlib import Path
+
+OUT = Path(__file__).parent
+
+
+def _html_with_tex(html: str) -> str:
+    """Replace every <math alttext=..> element by its TeX between dollars."""
+    import lxml.html
+
+    root = lxml.html.fromstring(html)
+    for m in root.xpath("//*[local-name()='math']"):
+        tex = (m.get("alttext") or "").strip()
+        if tex.startswith("{\\displaystyle") and tex.endswith("}"):
+            tex = tex[len("{\\displaystyle") : -1].strip()
+        block = m.get("display") == "block"
+        span = m.makeelement("span", {})
+        span.text = f"$${tex}$$" if block else f"${tex}$"
+        span.tail = m.tail
+        parent = m.getparent()
+        # Wikipedia wraps MathML in a span next to an <img> fallback; drop the fallback image
+        parent.replace(m, span)
+    for img in root.xpath("//img[contains(@class,'mwe-math-fallback')]"):
+        img.getparent().remove(img)
+    return lxml.html.tostring(root, encoding="unicode")
+
+
+def _plain(html: str) -> str:
+    from resiliparse.extract.html2text import extract_plain_text
+
+    return extract_plain_text(html, main_content=True, alt_texts=False, preserve_formatting=True)
+
+
+def _gz(p: Path) -> str:
+    return gzip.decompress(p.read_bytes()).decode("utf-8", "replace")
+
+
+def build_math(shared: Path) -> list[dict]:
+    rng = random.Random(7)
+    docs = []
+    seeds = shared / "math-seeds"
+    cp = sorted((seeds / "cp-algorithms-md").glob("*/*.md.gz"))
+    for p in rng.sample(cp, 14):
+        rel = p.relative_to(seeds / "cp-algorithms-md").as_posix()[: -len(".md.gz")]
+        docs.append(
+            {
+                "source": "cp-algorithms-md",
+                "url": f"https://cp-algorithms.com/{rel}.html",
+                "text": _gz(p),
+            }
+        )
+    lines = gzip.decompress(
+        (seeds / "stackmathqa" / "stackmathqa100k_shards_32-127.jsonl.gz").read_bytes()
+    ).splitlines()
+    for i in rng.sample(range(len(lines)), 12):
+        row = json.loads(lines[i])
+        meta = row.get("meta") or {}
+        url = meta.get("url") or f"https://math.stackexchange.com/questions/stackmathqa-{i}"
+        docs.append(
+            {"source": "stackmathqa", "url": url, "text": row["Q"].strip() + "\n\n" + row["A"]}
+        )
+    pm = sorted((seeds / "planetmath").glob("*/html/*.html.gz"))
+    for p in rng.sample(pm, 10):
+        name = p.name[: -len(".html.gz")]
+        docs.append(
+            {
+                "source": "planetmath-html",
+                "url": f"https://planetmath.org/{name.split('-', 2)[-1].lower()}",
+                "text": _plain(_html_with_tex(_gz(p))),
+            }
+        )
+    lev = sorted((seeds / "discrete-math-levin-html").glob("sec_*.html.gz"))
+    for p in rng.sample(lev, 6):
+        docs.append(
+            {
+                "source": "discrete-math-levin-html",
+                "url": f"https://discrete.openmathbooks.org/dmoi4/{p.name[: -len('.gz')]}",
+                "text": _plain(_gz(p)),
+            }
+        )
+    rp = shared / "readability-test-pages"
+    for name, url in (
+        ("mathjax", "https://www.mathjax.org/example-page"),
+        ("wikipedia-3", "https://en.wikipedia.org/wiki/Hermitian_matrix"),
+    ):
+        docs.append(
+            {
+                "source": f"readability-test-pages/{name}",
+                "url": url,
+                "text": _plain(_html_with_tex(_gz(rp / name / "source.html.gz"))),
+            }
+        )
+    return docs
+
+
+def build_nonmath(shared: Path) -> list[dict]:
+    rng = random.Random(11)
+    root = shared / "nonmath-pages"
+    rows = [r.split("\t") for r in (root / "manifest.tsv").read_text().splitlines()[1:]]
+    by_kind: dict[str, list[list[str]]] = {}
+    for r in rows:
+        if r[5] and not r[5].lower().startswith("en"):
+            continue
+        by_kind.setdefault(r[3], []).append(r)
+    docs = []
+    for kind, rs in sorted(by_kind.items()):
+        for r in rng.sample(rs, min(len(rs), 8 if len(rs) > 20 else 2)):
+            text = _plain(_gz(root / r[0]))
+            if not text.strip():
+                continue
+            docs.append(
+                {
+                    "source": f"nonmath-pages/{r[0]}",
+                    "kind": kind,
+                    "url": f"https://{r[4]}/{Path(r[0]).name[:24]}",
+                    "text": text[:30_000],
+                }
+            )
+    return docs
+
+
+def main() -> None:
+    shared = Path(sys.argv[1])
+    for name, docs in (
+        ("math_pages", build_math(shared)),
+        ("nonmath_pages", build_nonmath(shared)),
+    ):
+        with open(OUT / f"{name}.jsonl", "w") as f:
+            for d in docs:
+                f.write(json.dumps(d, ensure_ascii=False) + "\n")
+        print(name, len(docs), sum(len(d["text"]) for d in docs), "chars")
+
+
+if __name__ == "__main__":
+    main()
