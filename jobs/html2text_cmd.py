@@ -1,0 +1,84 @@
+"""Show what the extractor makes of HTML files: one JSON object per line on stdout,
+``{"path", "text", "formulas"}`` (plus ``title``, ``math_markup``, or ``dropped`` with the
+reason when a per-page limit applies). Reads .html and .html.gz; bytes are decoded like
+crawled pages (BOM, <meta charset>, detection).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import sys
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from jobs.cli import add_config_arguments
+
+    p.add_argument("files", nargs="+", metavar="FILE", help=".html or .html.gz files")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--careful",
+        dest="mode",
+        action="store_const",
+        const="careful",
+        help="trafilatura-grade boilerplate removal (what export writes)",
+    )
+    mode.add_argument(
+        "--fast",
+        dest="mode",
+        action="store_const",
+        const="fast",
+        help="resiliparse main-content extraction (what extract writes; the default)",
+    )
+    p.set_defaults(mode="fast")
+    p.add_argument("--url", default="", help="the page's URL (helps boilerplate removal)")
+    add_config_arguments(p)
+
+
+def read_html_file(path: str) -> bytes:
+    """The bytes of an .html or .html.gz file; UserError if it cannot be read."""
+    from pipeline.errors import UserError
+
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{path}: no such file; pass existing .html or .html.gz files")
+    try:
+        with open(p, "rb") as f:
+            head = f.read(2)
+        if head == b"\x1f\x8b":
+            with gzip.open(p, "rb") as f:
+                return f.read()
+        return p.read_bytes()
+    except (OSError, EOFError) as e:
+        raise UserError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from None
+
+
+def main(args: argparse.Namespace) -> int:
+    from pipeline.charset import decode_html
+    from pipeline.config import load_config
+    from pipeline.html_text import Extraction, extract_text
+
+    config = load_config(args.config, args.overrides)
+    # Read every file first so a typo in the 3rd name fails before output starts.
+    bodies = [(path, read_html_file(path)) for path in args.files]
+    for path, body in bodies:
+        html, charset = decode_html(body)
+        res = extract_text(html, url=args.url, mode=args.mode, config=config.extract)
+        if isinstance(res, Extraction):
+            obj = {
+                "path": path,
+                "text": res.text,
+                "formulas": res.formulas,
+                "title": res.title,
+                "math_markup": res.math_markup,
+                "charset": charset,
+            }
+        else:
+            obj = {"path": path, "text": "", "formulas": 0, "dropped": res.reason}
+            if res.detail:
+                obj["detail"] = res.detail
+        sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,412 @@
+"""Find every kind of math markup in a parsed page and rewrite it, in the DOM, to LaTeX text.
+
+Both extraction paths (fast: resiliparse; careful: trafilatura) run on the DOM after this
+rewrite, so they see formulas as plain text ``$...$`` (inline) or ``$$...$$`` (display, in a
+block of its own) and cannot drop, escape or duplicate them. What is recognised, and why:
+
+- MathJax v2 ``<script type="math/tex">`` (``; mode=display``): the TeX source itself. The
+  rendered siblings (``.MathJax``, ``.MathJax_Preview``, ...) are glyph soup and are removed.
+- MathJax v3/v4 ``<mjx-container>``: v3 drops the TeX from the DOM, so we use ``data-latex``
+  when present, else the assistive MathML (alttext / TeX annotation / converted).
+- KaTeX ``.katex``: the ``annotation encoding="application/x-tex"``; ``.katex-html`` dropped.
+- MathML ``<math>``: TeX annotation, then ``alttext``, then :func:`pipeline.mathml.mathml_to_latex`.
+- Wikipedia ``.mwe-math-element``: the MathML alttext once (the fallback <img> repeats it).
+- Images whose URL or alt carries TeX: WordPress ``latex.php``, codecogs, mimetex/``tex.cgi``.
+- ``.wp-katex-eq`` (WordPress KaTeX plugin) spans: their text is TeX.
+- StackExchange ``.math-container``, raw ``$..$``/``\\(..\\)``/``\\[..\\]`` in text: already
+  TeX text; left exactly as written (never escaped), and counted.
+- AsciiMath scripts: kept as written between backticks (it is not TeX; converting would guess).
+- The page's own MathJax/KaTeX delimiter config: non-standard pairs (``[math]..[/math]``) are
+  rewritten to ``$..$``; standard ones are already what we emit.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from urllib.parse import unquote, unquote_plus
+
+from resiliparse.parse.html import HTMLTree, NodeType
+
+from pipeline.mathml import mathml_to_latex
+
+# One combined selector: lexbor walks the DOM once in C for all kinds.
+MATH_SELECTOR = ", ".join(
+    [
+        'script[type^="math/" i]',
+        ".MathJax_Preview",
+        ".MathJax",
+        ".MathJax_Display",
+        ".MathJax_SVG",
+        ".MathJax_SVG_Display",
+        ".MathJax_CHTML",
+        ".MathJax_MathML",
+        ".MathJax_PHTML",
+        ".MJX_Assistive_MathML",
+        "mjx-container",
+        ".katex-display",
+        ".katex",
+        ".mwe-math-element",
+        "math",
+        ".wp-katex-eq",
+        ".math-container",
+        'img[src*="latex" i]',
+        'img[src*="tex.cgi" i]',
+        'img[src*="mimetex" i]',
+        'img[src*="codecogs" i]',
+        "img.latex",
+        "img.tex",
+    ]
+)
+
+# Cheap pre-check: a page none of whose bytes match this has no DOM math markup, and we skip
+# the selector walk (most of the crawl). Raw $..$ in text needs no rewriting at all.
+_HAS_MARKUP = re.compile(
+    r"math|katex|latex|mjx-|tex\.cgi|mimetex|codecogs|inlineMath|delimiters", re.I
+)
+
+_RENDERED_CLASSES = frozenset(
+    [
+        "MathJax_Preview",
+        "MathJax",
+        "MathJax_Display",
+        "MathJax_SVG",
+        "MathJax_SVG_Display",
+        "MathJax_CHTML",
+        "MathJax_MathML",
+        "MathJax_PHTML",
+        "MJX_Assistive_MathML",
+    ]
+)
+
+TEX_ENCODINGS = ("application/x-tex", "application/x-latex", "tex", "latex", "text/x-tex")
+
+_DISPLAYSTYLE = re.compile(r"^\{\\displaystyle\s*(.*)\}$|^\\displaystyle\s*(.*)$", re.S)
+
+# Formulas in extracted text: $$..$$, \[..\], \(..\), \begin{env}..\end{env}, and $..$ by the
+# pandoc rule (no space inside the dollars, closing $ not followed by a digit) so that prices
+# like "$5 and $10" are not counted.
+_FORMULA = re.compile(
+    r"\$\$(?!\s*\$)(.+?)\$\$"
+    r"|\\\[(.+?)\\\]"
+    r"|\\\((.+?)\\\)"
+    r"|\\begin\{(equation|align|gather|multline|eqnarray|displaymath|math)\*?\}(.+?)\\end\{\4\*?\}"
+    r"|(?<![\\$])\$(?=[^\s$])((?:\\\$|[^$\n])+?)(?<=[^\s\\])\$(?!\d)",
+    re.S,
+)
+
+_STD_DELIMS = {("$", "$"), ("$$", "$$"), ("\\(", "\\)"), ("\\[", "\\]")}
+_CONFIG_BLOCK = re.compile(r"(inlineMath|displayMath)\s*:\s*(\[\s*\[.*?\]\s*\])", re.S)
+_JS_PAIR = re.compile(r"\[\s*(['\"])((?:\\.|(?!\1).)*)\1\s*,\s*(['\"])((?:\\.|(?!\3).)*)\3\s*\]")
+_KATEX_DELIM = re.compile(
+    r"\{\s*left\s*:\s*(['\"])((?:\\.|(?!\1).)*)\1\s*,\s*right\s*:\s*(['\"])((?:\\.|(?!\3).)*)\3"
+    r"\s*,\s*display\s*:\s*(true|false)",
+)
+
+
+@dataclass
+class MathResult:
+    formulas: int = 0  # formulas rewritten from markup (raw TeX is counted on the text)
+    kinds: set[str] = field(default_factory=set)
+    timed_out: bool = False
+
+
+def count_formulas(text: str) -> int:
+    """Number of formulas in extracted text ($..$, $$..$$, \\(..\\), \\[..\\], environments)."""
+    return sum(1 for _ in _FORMULA.finditer(text))
+
+
+def iter_formulas(text: str) -> list[str]:
+    """The TeX of every formula in ``text`` (delimiters stripped), in order."""
+    out = []
+    for m in _FORMULA.finditer(text):
+        out.append(
+            next(
+                g
+                for g in (m.group(1), m.group(2), m.group(3), m.group(5), m.group(6))
+                if g is not None
+            )
+        )
+    return out
+
+
+def _js_unescape(s: str) -> str:
+    return re.sub(r"\\(.)", r"\1", s)
+
+
+def page_delimiters(html: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(inline, display) delimiter pairs a page configures for MathJax or KaTeX auto-render."""
+    inline: list[tuple[str, str]] = []
+    display: list[tuple[str, str]] = []
+    if "inlineMath" not in html and "displayMath" not in html and "delimiters" not in html:
+        return inline, display
+    for m in _CONFIG_BLOCK.finditer(html):
+        target = inline if m.group(1) == "inlineMath" else display
+        for p in _JS_PAIR.finditer(m.group(2)):
+            target.append((_js_unescape(p.group(2)), _js_unescape(p.group(4))))
+    for m in _KATEX_DELIM.finditer(html):
+        target = display if m.group(5) == "true" else inline
+        target.append((_js_unescape(m.group(2)), _js_unescape(m.group(4))))
+    return inline, display
+
+
+def _classes(node) -> set[str]:
+    c = node.getattr("class") if node.hasattr("class") else ""
+    return set((c or "").split())
+
+
+def _attached(node, root) -> bool:
+    """Whether ``node`` is still in the document (an ancestor may have been replaced)."""
+    n = node
+    for _ in range(10_000):
+        p = n.parent
+        if p is None:
+            return n == root
+        n = p
+    return False
+
+
+def _strip_displaystyle(tex: str) -> str:
+    tex = tex.strip()
+    m = _DISPLAYSTYLE.match(tex)
+    if m:
+        tex = (m.group(1) if m.group(1) is not None else m.group(2)).strip()
+    return tex
+
+
+def _math_tex(math) -> tuple[str, bool]:
+    """(TeX, is_display) for a <math> node: TeX annotation, alttext, else converted MathML."""
+    display = (math.getattr("display") or "").lower() == "block" or (
+        math.getattr("mode") or ""
+    ).lower() == "display"
+    for ann in math.query_selector_all("annotation"):
+        enc = (ann.getattr("encoding") or "").lower()
+        if enc in TEX_ENCODINGS:
+            return _strip_displaystyle(ann.text), display
+    alt = math.getattr("alttext")
+    if alt and alt.strip():
+        return _strip_displaystyle(alt), display
+    return mathml_to_latex(math), display
+
+
+def _img_tex(img) -> str:
+    """TeX carried by a formula image's URL (latex.php, codecogs, mimetex, tex.cgi) or alt."""
+    src = img.getattr("src") or img.getattr("data-src") or ""
+    tex = ""
+    low = src.lower()
+    if "latex.php" in low or "wp-latex" in low:
+        m = re.search(r"[?&]latex=([^&]*)", src)
+        if m:
+            tex = unquote_plus(m.group(1))
+    elif "?" in src and (
+        "codecogs" in low or "tex.cgi" in low or "mimetex" in low or ".latex?" in low
+    ):
+        q = src.split("?", 1)[1]
+        tex = unquote(q.replace("&space;", " ").replace("&plus;", "+"))
+        # codecogs/mimetex rendering options are not part of the formula
+        tex = re.sub(
+            r"^(\s*\\(dpi\{\d+\}|bg_\w+|bg\{\w+\}|fg_\w+|large|small|huge|normal|inline|png|gif|svg|200dpi)\s*)+",
+            "",
+            tex,
+        )
+    alt = (img.getattr("alt") or "").strip()
+    if not tex:
+        tex = alt
+    tex = tex.strip()
+    if len(tex) >= 2 and tex[0] == tex[-1] == "$":
+        tex = tex.strip("$")
+    return tex
+
+
+def _wrap(tex: str, display: bool) -> str:
+    tex = tex.strip()
+    return f"$${tex}$$" if display else f"${tex}$"
+
+
+def _replace(tree: HTMLTree, node, tex: str, display: bool) -> None:
+    parent = node.parent
+    if parent is None:
+        return
+    if not tex.strip():
+        parent.remove_child(node)
+        return
+    text = tree.create_text_node(_wrap(tex, display))
+    if display:
+        # A block of its own, so both extractors put display math on its own line.
+        div = tree.create_element("div")
+        div.append_child(text)
+        parent.replace_child(div, node)
+    else:
+        parent.replace_child(text, node)
+
+
+def _next_element(node):
+    n = node.next_sibling
+    while n is not None and n.type != NodeType.ELEMENT:
+        n = n.next_sibling
+    return n
+
+
+def _rewrite_custom_delims(tree: HTMLTree, pairs: list[tuple[str, str, bool]]) -> int:
+    """Rewrite text written with a page's non-standard delimiters to $..$ / $$..$$."""
+    pats = [
+        (re.compile(re.escape(lft) + r"(.+?)" + re.escape(rgt), re.S), disp)
+        for lft, rgt, disp in pairs
+    ]
+    n_found = 0
+    body = tree.body
+    if body is None:
+        return 0
+    # iterative walk over text nodes (no recursion: DOM depth is attacker-controlled)
+    stack = [body]
+    while stack:
+        node = stack.pop()
+        if node.type == NodeType.TEXT:
+            t = node.text
+            new = t
+            for pat, disp in pats:
+                new, k = pat.subn(lambda m, d=disp: _wrap(m.group(1), d), new)
+                n_found += k
+            if new != t:
+                node.parent.replace_child(tree.create_text_node(new), node)
+            continue
+        if node.type == NodeType.ELEMENT and node.tag in ("script", "style", "textarea"):
+            continue
+        stack.extend(node.child_nodes)
+    return n_found
+
+
+def rewrite_math(tree: HTMLTree, html: str, deadline: float = 0.0) -> MathResult:
+    """Rewrite all math markup of ``tree`` to LaTeX text nodes, in place.
+
+    ``html`` is the page source (for the cheap pre-check and the delimiter config);
+    ``deadline`` is a ``time.monotonic()`` value after which we stop (result.timed_out).
+    """
+    res = MathResult()
+    if not _HAS_MARKUP.search(html):
+        return res
+    doc = tree.document
+    inline, display = page_delimiters(html)
+    if inline or display:
+        res.kinds.add("mathjax_config")
+        custom = [(a, b, False) for a, b in inline if (a, b) not in _STD_DELIMS]
+        custom += [(a, b, True) for a, b in display if (a, b) not in _STD_DELIMS]
+        custom = [c for c in custom if c[0] and c[1]]
+        if custom:
+            res.formulas += _rewrite_custom_delims(tree, custom)
+    nodes = doc.query_selector_all(MATH_SELECTOR)
+    for i, node in enumerate(nodes):
+        if deadline and i % 64 == 0 and time.monotonic() > deadline:
+            res.timed_out = True
+            return res
+        if not _attached(node, doc):
+            continue
+        tag = node.tag.lower()
+        cls = _classes(node)
+        if tag == "script":
+            typ = (node.getattr("type") or "").lower()
+            src = node.text
+            if typ.startswith("math/tex"):
+                res.kinds.add("mathjax")
+                _replace(tree, node, src, "mode=display" in typ.replace(" ", ""))
+                res.formulas += 1
+            elif typ.startswith("math/asciimath"):
+                res.kinds.add("asciimath")
+                parent = node.parent
+                parent.replace_child(tree.create_text_node(f"`{src.strip()}`"), node)
+                res.formulas += 1
+            elif typ.startswith("math/mml"):
+                res.kinds.add("mathml")
+                frag = HTMLTree.parse(src)
+                m = frag.document.query_selector("math")
+                if m is not None:
+                    tex, disp = _math_tex(m)
+                    _replace(tree, node, tex, disp)
+                    res.formulas += 1
+            continue
+        if cls & _RENDERED_CLASSES:
+            nxt = _next_element(node)
+            has_source = (
+                nxt is not None
+                and nxt.tag == "script"
+                and ((nxt.getattr("type") or "").lower().startswith("math/"))
+            )
+            if has_source or "MathJax_Preview" in cls:
+                node.parent.remove_child(node)
+                continue
+            # A saved page without the script: the assistive MathML or data-mathml is the source.
+            m = node.query_selector("math")
+            if m is None and node.hasattr("data-mathml"):
+                m = HTMLTree.parse(node.getattr("data-mathml")).document.query_selector("math")
+            if m is not None:
+                res.kinds.add("mathjax")
+                tex, disp = _math_tex(m)
+                _replace(tree, node, tex, disp or "MathJax_Display" in cls)
+                res.formulas += 1
+            else:
+                node.parent.remove_child(node)
+            continue
+        if tag == "mjx-container":
+            res.kinds.add("mathjax")
+            disp = (node.getattr("display") or "").lower() == "true"
+            tex = node.getattr("data-latex") or ""
+            if not tex:
+                m = node.query_selector("math")
+                tex = _math_tex(m)[0] if m is not None else ""
+            _replace(tree, node, tex, disp)
+            res.formulas += 1
+            continue
+        if "katex-display" in cls or "katex" in cls:
+            ann = node.query_selector('annotation[encoding="application/x-tex"]')
+            if ann is None:
+                m = node.query_selector("math")
+                tex = _math_tex(m)[0] if m is not None else ""
+            else:
+                tex = ann.text
+            res.kinds.add("katex")
+            _replace(tree, node, tex, "katex-display" in cls)
+            res.formulas += 1
+            continue
+        if "mwe-math-element" in cls:
+            res.kinds.add("mathml")
+            m = node.query_selector("math")
+            img = node.query_selector("img")
+            disp = (
+                node.query_selector(".mwe-math-mathml-display, .mwe-math-fallback-image-display")
+                is not None
+            )
+            if m is not None:
+                tex = _math_tex(m)[0]
+            elif img is not None:
+                tex = _strip_displaystyle(img.getattr("alt") or "")
+            else:
+                tex = ""
+            _replace(tree, node, tex, disp)
+            res.formulas += 1
+            continue
+        if tag == "math":
+            res.kinds.add("mathml")
+            tex, disp = _math_tex(node)
+            _replace(tree, node, tex, disp)
+            res.formulas += 1
+            continue
+        if "wp-katex-eq" in cls:
+            res.kinds.add("katex")
+            disp = (node.getattr("data-display") or "").lower() == "true"
+            _replace(tree, node, node.text, disp)
+            res.formulas += 1
+            continue
+        if "math-container" in cls:
+            res.kinds.add("math_container")  # raw TeX text with its own delimiters: keep
+            continue
+        if tag == "img":
+            tex = _img_tex(node)
+            if tex:
+                res.kinds.add("tex_img")
+                cl = node.getattr("class") or ""
+                disp = "display" in cl or "latex-display" in cl
+                _replace(tree, node, tex, disp)
+                res.formulas += 1
+            continue
+    return res
