@@ -1,0 +1,227 @@
+"""Local stand-ins for the cloud, all on 127.0.0.1: a moto server, a fault-injecting HTTP proxy
+in front of it, and a static HTTP file server with Range support (and the same faults).
+
+Used by tests/test_cloud*.py only. Nothing here reaches the internet.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import random
+import socket
+import socketserver
+import struct
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+FAKE_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "AKIATESTINGFAKEKEY01",
+    "AWS_SECRET_ACCESS_KEY": "testing-secret-do-not-print-0123456789",
+    "AWS_SESSION_TOKEN": "testing-session-token-do-not-print",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+SLOWDOWN_XML = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
+    b"<Message>Please reduce your request rate.</Message><RequestId>fault</RequestId></Error>"
+)
+
+
+@contextmanager
+def fake_aws_env():
+    """Fake credentials for the duration of a fixture; restores the environment after."""
+    saved = {k: os.environ.get(k) for k in (*FAKE_AWS_ENV, "AWS_ENDPOINT_URL", "AWS_PROFILE")}
+    os.environ.update(FAKE_AWS_ENV)
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextmanager
+def moto_server():
+    """A moto server in this process on a free loopback port; yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close with RST (SO_LINGER 0): the client sees 'connection reset by peer'."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    sock.close()
+
+
+def _read_request(rfile) -> tuple[str, str, list[tuple[str, str]], bytes] | None:
+    line = rfile.readline(65537)
+    if not line:
+        return None
+    method, path, _ = line.decode("latin-1").split(" ", 2)
+    headers = []
+    length = 0
+    while True:
+        h = rfile.readline(65537)
+        if h in (b"\r\n", b"\n", b""):
+            break
+        k, _, v = h.decode("latin-1").partition(":")
+        headers.append((k.strip(), v.strip()))
+        if k.strip().lower() == "content-length":
+            length = int(v.strip())
+    body = rfile.read(length) if length else b""
+    return method, path, headers, body
+
+
+class FaultPlan:
+    """Which requests fail and how: deterministic (seeded), counted for the assertions.
+
+    Only GETs whose path contains ``target`` are faulted (the WARC downloads), so bucket
+    set-up calls pass through untouched.
+    """
+
+    def __init__(self, target: str, p_503: float, p_reset: float, seed: int = 7):
+        self.target, self.p_503, self.p_reset = target, p_503, p_reset
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+        self.counts = {"requests": 0, "slowdown": 0, "reset": 0, "ok": 0}
+
+    def decide(self, method: str, path: str) -> str:
+        with self.lock:
+            if method != "GET" or self.target not in path:
+                return "pass"
+            self.counts["requests"] += 1
+            r = self.rng.random()
+            if r < self.p_503:
+                kind = "slowdown"
+            elif r < self.p_503 + self.p_reset:
+                kind = "reset"
+            else:
+                kind = "ok"
+            self.counts[kind] += 1
+            return kind
+
+
+class _Threaded(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+@contextmanager
+def fault_proxy(upstream: str, plan: FaultPlan):
+    """An HTTP proxy on 127.0.0.1 in front of ``upstream`` (http://host:port) that answers a
+    share of the planned requests with 503 SlowDown or resets the connection mid-body."""
+    up_host, up_port = upstream.split("://", 1)[1].split(":")
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self):
+            req = _read_request(self.rfile)
+            if req is None:
+                return
+            method, path, headers, body = req
+            kind = plan.decide(method, path)
+            if kind == "slowdown":
+                self.wfile.write(
+                    b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n"
+                    + f"Content-Length: {len(SLOWDOWN_XML)}\r\n".encode()
+                    + b"Connection: close\r\n\r\n"
+                    + SLOWDOWN_XML
+                )
+                return
+            conn = http.client.HTTPConnection(up_host, int(up_port), timeout=30)
+            fwd = {k: v for k, v in headers if k.lower() not in ("connection", "keep-alive")}
+            conn.request(method, path, body=body or None, headers=fwd)
+            resp = conn.getresponse()
+            data = resp.read()
+            out = [f"HTTP/1.1 {resp.status} {resp.reason}\r\n".encode()]
+            for k, v in resp.getheaders():
+                if k.lower() not in ("connection", "transfer-encoding", "content-length"):
+                    out.append(f"{k}: {v}\r\n".encode())
+            out.append(f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode())
+            conn.close()
+            if kind == "reset" and len(data) > 1:
+                cut = plan.rng.randint(1, len(data) - 1)
+                self.wfile.write(b"".join(out) + data[:cut])
+                self.wfile.flush()
+                _reset(self.connection)
+                return
+            self.wfile.write(b"".join(out) + data)
+
+    server = _Threaded(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def file_server(root: Path, plan: FaultPlan | None = None, honour_range: bool = True):
+    """A static HTTP server of ``root`` with Range support, ETags and optional faults."""
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self):
+            req = _read_request(self.rfile)
+            if req is None:
+                return
+            method, path, headers, _ = req
+            kind = plan.decide(method, path) if plan else "ok"
+            f = root / path.lstrip("/").split("?")[0]
+            if kind == "slowdown":
+                self.wfile.write(
+                    b"HTTP/1.1 503 Slow Down\r\nRetry-After: 0\r\nContent-Length: 0\r\n"
+                    b"Connection: close\r\n\r\n"
+                )
+                return
+            if not f.is_file():
+                self.wfile.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                return
+            data = f.read_bytes()
+            rng = dict((k.lower(), v) for k, v in headers).get("range", "")
+            status, body, extra = "200 OK", data, ""
+            if rng and honour_range:
+                start = int(rng.split("=", 1)[1].split("-", 1)[0])
+                if start >= len(data):
+                    self.wfile.write(
+                        b"HTTP/1.1 416 Range Not Satisfiable\r\nContent-Length: 0\r\n\r\n"
+                    )
+                    return
+                status, body = "206 Partial Content", data[start:]
+                extra = f"Content-Range: bytes {start}-{len(data) - 1}/{len(data)}\r\n"
+            head = (
+                f'HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\nETag: "v1"\r\n{extra}'
+                "Connection: close\r\n\r\n"
+            ).encode()
+            if kind == "reset" and len(body) > 1:
+                self.wfile.write(head + body[: plan.rng.randint(1, len(body) - 1)])
+                self.wfile.flush()
+                _reset(self.connection)
+                return
+            self.wfile.write(head + body)
+
+    server = _Threaded(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
