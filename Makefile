@@ -23,8 +23,14 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not cluster" tests
 
-bench: $(STAMP)
-	$(BIN)/python -m benchmarks.bench_pipeline
+# datatrove pins its own dependencies: it gets a venv of its own for the baseline.
+# trafilatura needs lxml_html_clean with current lxml; WarcReader needs cchardet, magic, warcio.
+.venv-bench/.installed:
+	test -x .venv-bench/bin/python || $(PY) -m venv .venv-bench
+	-.venv-bench/bin/python -m pip install -q 'datatrove[processing]>=0.4,<1' faust-cchardet python-magic warcio lxml_html_clean && touch $@
+
+bench: $(STAMP) .venv-bench/.installed
+	$(BIN)/python -m benchmarks.bench_pipeline $(BENCH_ARGS)
 
 bench-extract: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_extract
