@@ -112,6 +112,12 @@ class RecallConfig:
     accept_paths: str = ""
     stop_new_fraction: float = 0.02
     seed: int = 1
+    bucket: int = 100_000  # fastText hash buckets; model bytes ~ 4*dim*(vocab+bucket)
+    path_depth: int = 2  # URL path prefixes proposed down to this many directories
+    bundled_negatives: bool = True  # add the bundled diverse non-math pages to crawl negatives
+    negatives_skip_math: bool = True  # crawl negatives exclude docs with formulas/math markup
+    max_words: int = 2000  # words of a doc the classifier reads (bounds scoring cost)
+    balance_classes: bool = True  # repeat the smaller class to the size of the larger one
 
 
 @dataclass(frozen=True)

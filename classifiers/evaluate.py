@@ -1,0 +1,57 @@
+"""Held-out evaluation: precision/recall at a threshold, the PR curve and its area."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def precision_recall_at(scores: Sequence[float], labels: Sequence[int], threshold: float) -> dict:
+    tp = sum(1 for s, y in zip(scores, labels) if y and s >= threshold)
+    fp = sum(1 for s, y in zip(scores, labels) if not y and s >= threshold)
+    fn = sum(1 for s, y in zip(scores, labels) if y and s < threshold)
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    return {"precision": precision, "recall": recall, "tp": tp, "fp": fp, "fn": fn}
+
+
+def pr_curve(scores: Sequence[float], labels: Sequence[int]) -> list[tuple[float, float, float]]:
+    """(threshold, precision, recall) at every distinct score, highest threshold first."""
+    pairs = sorted(zip(scores, labels), key=lambda p: -p[0])
+    n_pos = sum(1 for y in labels if y)
+    out: list[tuple[float, float, float]] = []
+    tp = fp = 0
+    i = 0
+    while i < len(pairs):
+        s = pairs[i][0]
+        while i < len(pairs) and pairs[i][0] == s:
+            if pairs[i][1]:
+                tp += 1
+            else:
+                fp += 1
+            i += 1
+        out.append((s, tp / (tp + fp), tp / n_pos if n_pos else 0.0))
+    return out
+
+
+def average_precision(scores: Sequence[float], labels: Sequence[int]) -> float:
+    """Area under the PR curve as average precision (sum of precision x recall steps)."""
+    ap, prev_r = 0.0, 0.0
+    for _, p, r in pr_curve(scores, labels):
+        ap += p * (r - prev_r)
+        prev_r = r
+    return ap
+
+
+def evaluate(scores: Sequence[float], labels: Sequence[int], threshold: float) -> dict:
+    m = precision_recall_at(scores, labels, threshold)
+    return {
+        "threshold": threshold,
+        "precision": round(m["precision"], 4),
+        "recall": round(m["recall"], 4),
+        "pr_auc": round(average_precision(scores, labels), 4),
+        "n_pos": sum(1 for y in labels if y),
+        "n_neg": sum(1 for y in labels if not y),
+        "tp": m["tp"],
+        "fp": m["fp"],
+        "fn": m["fn"],
+    }

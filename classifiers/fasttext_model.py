@@ -1,0 +1,154 @@
+"""fastText math classifier: training on the driver, a lazily loaded scorer for executors."""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from classifiers.features import MAX_WORDS, to_fasttext_line
+
+LABEL_MATH = "__label__math"
+LABEL_OTHER = "__label__other"
+
+# one loaded model per (process, path): executors load once and reuse across partitions/tasks
+_MODELS: dict[str, object] = {}
+_LOCK = threading.Lock()
+
+
+def train_classifier(pos_texts: Iterable, neg_texts: Iterable, cfg, out_path) -> str:
+    """Train a binary fastText model (math vs other) and save it to ``out_path``.
+
+    ``cfg`` is a RecallConfig (dim, lr, word_ngrams, min_count, epoch, threads, bucket, seed).
+    Items are texts or dicts with ``text``/``formulas``/``math_markup``. Runs in this process
+    with all the threads asked for: fastText trains best as one multi-threaded process.
+    """
+    import fasttext
+
+    mw = getattr(cfg, "max_words", MAX_WORDS)
+    lines = [f"{LABEL_MATH} {_as_line_trunc(d, mw)}" for d in pos_texts]
+    n_pos = len(lines)
+    lines += [f"{LABEL_OTHER} {_as_line_trunc(d, mw)}" for d in neg_texts]
+    if n_pos == 0 or n_pos == len(lines):
+        raise ValueError(f"need positives and negatives, got {n_pos} and {len(lines) - n_pos}")
+    if getattr(cfg, "balance_classes", True):
+        # DeepSeekMath trained on 500K + 500K; with unequal classes fastText's probabilities
+        # shift towards the larger one and a fixed 0.5 threshold stops meaning anything, so
+        # the smaller class is repeated up to the size of the larger one
+        pos, neg = lines[:n_pos], lines[n_pos:]
+        small, big = (pos, neg) if len(pos) < len(neg) else (neg, pos)
+        small = [small[i % len(small)] for i in range(len(big))]
+        lines = small + big
+    # fastText reads examples in file order; a shuffle avoids a class-ordered learning schedule
+    random.Random(getattr(cfg, "seed", 1)).shuffle(lines)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    threads = cfg.threads or os.cpu_count() or 1
+    fd, tmp = tempfile.mkstemp(prefix="ft-train-", suffix=".txt", dir=out_path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        lr = cfg.lr
+        for attempt in range(4):
+            try:
+                model = fasttext.train_supervised(
+                    input=tmp,
+                    dim=cfg.dim,
+                    lr=lr,
+                    wordNgrams=cfg.word_ngrams,
+                    minCount=cfg.min_count,
+                    epoch=cfg.epoch,
+                    thread=threads,
+                    bucket=getattr(cfg, "bucket", 2_000_000),
+                    seed=getattr(cfg, "seed", 0),
+                    verbose=0,
+                )
+                break
+            except RuntimeError as e:
+                # fastText diverges ("Encountered NaN") on some dim/bucket/lr mixes with long
+                # lines; a smaller learning rate converges, so retry rather than fail the run
+                if "NaN" not in str(e) or attempt == 3:
+                    raise
+                lr /= 2
+    finally:
+        os.unlink(tmp)
+    part = out_path.with_name(f".{out_path.name}.part")
+    model.save_model(str(part))
+    os.replace(part, out_path)
+    return str(out_path)
+
+
+def load_model(path: str):
+    """The fastText model at ``path``, loaded once per process."""
+    model = _MODELS.get(path)
+    if model is None:
+        with _LOCK:
+            model = _MODELS.get(path)
+            if model is None:
+                import fasttext
+
+                # fastText's loader prints a deprecation warning to stderr on every load
+                fasttext.FastText.eprint = lambda *a, **k: None
+                model = fasttext.load_model(path)
+                _MODELS[path] = model
+    return model
+
+
+class MathScorer:
+    """Probability that a document is math. Pickles only the model path; loads lazily."""
+
+    def __init__(self, model_path: str, max_words: int = MAX_WORDS):
+        self.model_path = str(model_path)
+        self.max_words = max_words
+
+    def __getstate__(self):
+        return {"model_path": self.model_path, "max_words": self.max_words}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+    @property
+    def model(self):
+        return load_model(self.model_path)
+
+    def is_loaded(self) -> bool:
+        return self.model_path in _MODELS
+
+    def score(self, text: str, formulas: int = 0, math_markup: Iterable[str] = ()) -> float:
+        line = to_fasttext_line(text or "", formulas or 0, math_markup or (), self.max_words)
+        labels, probs = self.model.predict(line, k=2)
+        for label, p in zip(labels, probs):
+            if label == LABEL_MATH:
+                return float(min(1.0, max(0.0, p)))
+        return 0.0
+
+    def score_many(self, docs: Iterable) -> list[float]:
+        """Scores for texts or (text, formulas, math_markup) tuples / dicts, in order."""
+        lines = [_as_line_trunc(d, self.max_words) for d in docs]
+        if not lines:
+            return []
+        labels, probs = self.model.predict(lines, k=2)
+        out = []
+        for labs, ps in zip(labels, probs):
+            p = 0.0
+            for label, q in zip(labs, ps):
+                if label == LABEL_MATH:
+                    p = float(min(1.0, max(0.0, q)))
+            out.append(p)
+        return out
+
+
+def _as_line_trunc(doc, max_words: int) -> str:
+    if isinstance(doc, str):
+        return to_fasttext_line(doc, max_words=max_words)
+    if isinstance(doc, dict):
+        return to_fasttext_line(
+            doc.get("text") or "", doc.get("formulas") or 0, doc.get("math_markup") or (), max_words
+        )
+    text, *rest = doc
+    formulas = rest[0] if rest else 0
+    markup = rest[1] if len(rest) > 1 else ()
+    return to_fasttext_line(text or "", formulas or 0, markup or (), max_words)

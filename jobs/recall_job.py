@@ -1,0 +1,353 @@
+"""The DeepSeekMath recall loop over a run folder: train on the driver, score on executors.
+
+Reads clean/ (else docs/), restricted to dedup/ keep==true when dedup/ exists. Per iteration N
+writes scores/iter=N/ (id, score) and models/iter=N/ (model.bin, metrics.json, url_paths.tsv,
+heldout_scores.parquet); the final selection goes to selected/ (id, math_score).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+from jobs.run_folder import RunFolder
+from pipeline.config import Config, load_config
+from pipeline.records import StageStats
+
+STAGE = "recall"
+SCORE_BATCH = 512
+
+
+class ArrowScorer:
+    """mapInArrow function: (id, text, formulas, math_markup) batches -> (id, score).
+
+    Pickles only the model path (and the SparkFiles name when the model was shipped with
+    sc.addFile); the model is loaded once per executor process (classifiers.fasttext_model).
+    """
+
+    def __init__(self, model_path: str, spark_file: str = "", max_words: int = 2000):
+        self.model_path = model_path
+        self.spark_file = spark_file
+        self.max_words = max_words
+
+    def _path(self) -> str:
+        if self.spark_file and not os.path.exists(self.model_path):
+            from pyspark import SparkFiles
+
+            return SparkFiles.get(self.spark_file)
+        return self.model_path
+
+    def __call__(self, batches):
+        import pyarrow as pa
+
+        from classifiers.fasttext_model import MathScorer
+
+        scorer = MathScorer(self._path(), self.max_words)
+        for batch in batches:
+            cols = batch.to_pydict()
+            docs = zip(cols["text"], cols["formulas"], cols["math_markup"])
+            scores = scorer.score_many(docs)
+            yield pa.RecordBatch.from_arrays(
+                [pa.array(cols["id"], pa.string()), pa.array(scores, pa.float32())],
+                names=["id", "score"],
+            )
+
+
+def _has(path: Path) -> bool:
+    return path.exists() and any(p.suffix == ".parquet" or p.is_dir() for p in path.iterdir())
+
+
+def load_recall_docs(spark, run: RunFolder):
+    """The docs the loop scores: clean/ (else docs/), dedup keep only, with the columns it needs."""
+    from pyspark.sql import functions as F
+
+    src = "clean" if _has(run.sub("clean")) else "docs"
+    run.require(src)
+    df = spark.read.parquet(run.uri(src))
+    if _has(run.sub("dedup")):
+        keep = spark.read.parquet(run.uri("dedup")).filter(F.col("keep")).select("id")
+        df = df.join(keep, "id", "left_semi")
+    cols = set(df.columns)
+    if "domain" not in cols:
+        from classifiers.domains import domain_of
+
+        df = df.withColumn("domain", F.udf(domain_of, "string")(F.col("url")))
+    formulas = F.col("formulas").cast("int") if "formulas" in cols else F.lit(0)
+    markup = F.col("math_markup") if "math_markup" in cols else F.array().cast("array<string>")
+    words = (
+        F.col("word_count").cast("long")
+        if "word_count" in cols
+        else F.size(F.split(F.col("text"), r"\s+")).cast("long")
+    )
+    return df.select(
+        "id",
+        "url",
+        F.coalesce(F.col("domain"), F.lit("")).alias("domain"),
+        F.coalesce(F.col("text"), F.lit("")).alias("text"),
+        F.coalesce(formulas, F.lit(0)).alias("formulas"),
+        F.coalesce(markup, F.array().cast("array<string>")).alias("math_markup"),
+        F.coalesce(words, F.lit(0)).alias("tokens"),
+    )
+
+
+class SparkCorpus:
+    """classifiers.recall_loop.Corpus over a Spark DataFrame of the run's docs."""
+
+    def __init__(self, spark, run: RunFolder, docs, max_words: int = 2000):
+        self.spark = spark
+        self.run = run
+        self.docs = docs.persist()
+        self.max_words = max_words
+        self.scored: dict[int, object] = {}
+        self.thresholds: dict[int, float] = {}
+        self._n = None
+        self._tmp = None
+
+    def count(self) -> int:
+        if self._n is None:
+            self._n = self.docs.count()
+        return self._n
+
+    def _ship(self, model_path: str) -> tuple[str, str]:
+        """Local mode: executors read the model where it is. Otherwise: sc.addFile a copy
+        under a unique name (Spark refuses two files of one name) for SparkFiles.get."""
+        sc = self.spark.sparkContext
+        if sc.master.startswith("local"):
+            return model_path, ""
+        self._tmp = self._tmp or tempfile.mkdtemp(prefix="mathmine-models-")
+        name = f"model-{uuid.uuid4().hex[:12]}.bin"
+        shutil.copyfile(model_path, os.path.join(self._tmp, name))
+        sc.addFile(os.path.join(self._tmp, name))
+        return model_path, name
+
+    def score(self, model_path: str, iteration: int) -> None:
+        path, name = self._ship(model_path)
+        fn = ArrowScorer(path, name, self.max_words)
+        out = self.run.uri("scores", f"iter={iteration}")
+        (
+            self.docs.select("id", "text", "formulas", "math_markup")
+            .mapInArrow(fn, "id string, score float")
+            .write.mode("overwrite")
+            .parquet(out)
+        )
+        scores = self.spark.read.parquet(out)
+        self.scored[iteration] = (
+            self.docs.select("id", "url", "domain", "tokens").join(scores, "id").persist()
+        )
+
+    def score_histogram(self, iteration: int):
+        from pyspark.sql import functions as F
+
+        rows = (
+            self.scored[iteration]
+            .groupBy(F.round("score", 4).alias("b"))
+            .agg(F.count("*").alias("pages"), F.sum("tokens").alias("tokens"))
+            .collect()
+        )
+        return [(float(r["b"]), int(r["pages"]), int(r["tokens"] or 0)) for r in rows]
+
+    def _selected(self, iteration: int):
+        from pyspark.sql import functions as F
+
+        return self.scored[iteration].withColumn(
+            "selected", F.col("score") >= F.lit(self.thresholds[iteration])
+        )
+
+    def select(self, iteration: int, threshold: float) -> tuple[int, int]:
+        from pyspark.sql import functions as F
+
+        self.thresholds[iteration] = threshold
+        r = (
+            self._selected(iteration)
+            .filter("selected")
+            .agg(F.count("*").alias("n"), F.sum("tokens").alias("t"))
+            .collect()[0]
+        )
+        return int(r["n"]), int(r["t"] or 0)
+
+    def domain_rows(self, iteration: int) -> dict[str, dict]:
+        from pyspark.sql import functions as F
+
+        rows = (
+            self._selected(iteration)
+            .groupBy("domain")
+            .agg(F.count("*").alias("pages"), F.sum(F.col("selected").cast("int")).alias("sel"))
+            .collect()
+        )
+        return {
+            r["domain"]: {"pages": r["pages"], "selected": r["sel"], "share": r["sel"] / r["pages"]}
+            for r in rows
+        }
+
+    def url_rows(self, iteration: int, domains: list[str]):
+        from pyspark.sql import functions as F
+
+        # only the math-related domains come to the driver: few domains, their pages only
+        rows = (
+            self._selected(iteration)
+            .filter(F.col("domain").isin(domains))
+            .select("id", "url", "domain", "selected")
+            .collect()
+        )
+        return [(r["id"], r["url"], r["domain"], bool(r["selected"])) for r in rows]
+
+    def _ids_df(self, ids):
+        return self.spark.createDataFrame([(i,) for i in ids], "id string")
+
+    def fetch(self, ids: list[str]) -> list[dict]:
+        if not ids:
+            return []
+        rows = self.docs.join(self._ids_df(ids), "id", "left_semi").collect()
+        return [r.asDict() for r in rows]
+
+    def overlap(self, iteration: int, previous: int) -> tuple[int, int]:
+        cur = self._selected(iteration).filter("selected").select("id")
+        prev = self._selected(previous).filter("selected").select("id")
+        common = cur.join(prev, "id", "left_semi").count()
+        return cur.count() - common, common
+
+    def sample_negatives(self, n, exclude_ids, skip_math, previous, seed) -> list[dict]:
+        from pyspark.sql import functions as F
+
+        pool = self.docs
+        if exclude_ids:
+            pool = pool.join(self._ids_df(sorted(exclude_ids)), "id", "left_anti")
+        if previous in self.scored:
+            prev = self._selected(previous).filter("selected").select("id")
+            pool = pool.join(prev, "id", "left_anti")
+        if skip_math:
+            pool = pool.filter((F.col("formulas") == 0) & (F.size("math_markup") == 0))
+        total = pool.count()
+        if total == 0 or n == 0:
+            return []
+        if total > n:
+            pool = pool.sample(fraction=min(1.0, 1.2 * n / total), seed=seed).limit(n)
+        return [r.asDict() for r in pool.select("id", "text", "formulas", "math_markup").collect()]
+
+    def write_selected(self, iteration: int) -> int:
+        from pyspark.sql import functions as F
+
+        sel = (
+            self._selected(iteration)
+            .filter("selected")
+            .select("id", F.col("score").cast("float").alias("math_score"))
+        )
+        sel.write.mode("overwrite").parquet(self.run.uri("selected"))
+        return self.spark.read.parquet(self.run.uri("selected")).count()
+
+    def close(self) -> None:
+        for df in self.scored.values():
+            df.unpersist()
+        self.docs.unpersist()
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def run_recall(
+    spark,
+    run: RunFolder,
+    config: Config,
+    seeds=None,
+    iterations=None,
+    accept_paths=None,
+) -> dict:
+    """Run the recall loop over ``run``; returns (and records) the stage's stats."""
+    from classifiers.domains import read_accept_file
+    from classifiers.recall_loop import run_loop
+    from classifiers.seeds import load_bundled_negatives, load_heldout, load_seeds
+    from jobs.progress import say
+
+    cfg = config.recall
+    seed_uris = list(seeds) if seeds else list(cfg.seeds)
+    pos = load_seeds(seed_uris, config.io, limit=cfg.max_positives)
+    negs = load_bundled_negatives() if cfg.bundled_negatives else []
+    heldout = load_heldout()
+    accept_file = accept_paths or cfg.accept_paths
+    accepted = read_accept_file(accept_file) if accept_file else None
+
+    corpus = SparkCorpus(spark, run, load_recall_docs(spark, run), cfg.max_words)
+    try:
+        history = run_loop(
+            corpus,
+            cfg,
+            run.sub("models"),
+            pos,
+            negs,
+            heldout,
+            iterations=iterations,
+            accept_paths=accepted,
+            log=say,
+        )
+        last = history[-1]
+        n_selected = corpus.write_selected(last["iteration"])
+    finally:
+        corpus.close()
+
+    stats = StageStats(STAGE)
+    stats.keep(n_selected)
+    stats.drop("below_threshold", last["docs_scored"] - n_selected)
+    stats.add("iterations", len(history))
+    stats.add("tokens_selected", last["tokens_selected"])
+    out = stats.to_dict()
+    out["threshold"] = last["threshold"]
+    out["heldout"] = [
+        {
+            "iteration": m["iteration"],
+            **{k: m["heldout"].get(k) for k in ("recall", "precision", "pr_auc")},
+        }
+        for m in history
+    ]
+    run.write_json("models/summary.json", {"iterations": history})
+    run.update_stats(STAGE, out)
+    return out
+
+
+def add_arguments(p) -> None:
+    from jobs.cli import add_config_arguments
+
+    p.add_argument("--run", required=True, metavar="DIR", help="run folder (with docs/)")
+    p.add_argument(
+        "--seeds",
+        nargs="+",
+        metavar="URI",
+        help="OpenWebMath-shaped JSONL(.gz)/Parquet seed files (text, url): local, s3://, https://;"
+        " default: the bundled seeds",
+    )
+    p.add_argument("--iterations", type=int, help="at most this many iterations")
+    p.add_argument(
+        "--accept-paths",
+        metavar="FILE",
+        help="reviewed url_paths.tsv (accepted column) or a list of host/path prefixes",
+    )
+    add_config_arguments(p)
+
+
+def main(args) -> int:
+    from jobs.progress import say
+    from jobs.session import get_spark
+
+    config = load_config(args.config, args.overrides)
+    run = RunFolder(args.run)
+    run.require("docs")
+    spark = get_spark(config.spark)
+    stats = run_recall(
+        spark,
+        run,
+        config,
+        seeds=args.seeds,
+        iterations=args.iterations,
+        accept_paths=args.accept_paths,
+    )
+    run.mark_done(STAGE)
+    for h in stats["heldout"]:
+        say(
+            f"[recall] iter {h['iteration']}: held-out recall {h['recall']} precision "
+            f"{h['precision']} PR-AUC {h['pr_auc']}"
+        )
+    say(
+        f"[recall] selected {stats['kept']:,} of {stats['records_read']:,} docs -> {run.sub('selected')}"
+    )
+    return 0

@@ -1,0 +1,82 @@
+"""Score a run folder's docs with a trained fastText math classifier: (id, score) Parquet.
+
+Scoring never touches the docs table; the scores are their own table (default
+``scores/manual/`` in the run folder, or ``--out``), joinable on ``id``.
+"""
+
+from __future__ import annotations
+
+from jobs.run_folder import RunFolder
+from pipeline.config import Config, load_config
+from pipeline.errors import UserError
+
+
+def run_score(spark, run: RunFolder, config: Config, model_path: str, out: str = "") -> dict:
+    """Score every doc of ``run`` (clean/ else docs/, dedup keep only) with ``model_path``."""
+    import os
+    import time
+
+    from jobs.recall_job import SparkCorpus, load_recall_docs
+
+    if not os.path.isfile(model_path):
+        raise UserError(f"model {model_path!r} does not exist; pass a models/iter=N/model.bin")
+    out = out or run.uri("scores", "manual")
+    corpus = SparkCorpus(spark, run, load_recall_docs(spark, run), config.recall.max_words)
+    try:
+        t = time.perf_counter()
+        path, name = corpus._ship(os.path.abspath(model_path))
+        from jobs.recall_job import ArrowScorer
+
+        (
+            corpus.docs.select("id", "text", "formulas", "math_markup")
+            .mapInArrow(ArrowScorer(path, name, config.recall.max_words), "id string, score float")
+            .write.mode("overwrite")
+            .parquet(out)
+        )
+        seconds = time.perf_counter() - t
+        from pyspark.sql import functions as F
+
+        r = (
+            spark.read.parquet(out)
+            .agg(
+                F.count("*").alias("n"),
+                F.sum((F.col("score") >= config.recall.threshold).cast("int")).alias("above"),
+            )
+            .collect()[0]
+        )
+    finally:
+        corpus.close()
+    return {
+        "docs_scored": int(r["n"]),
+        "above_threshold": int(r["above"] or 0),
+        "threshold": config.recall.threshold,
+        "seconds": round(seconds, 2),
+        "out": out,
+    }
+
+
+def add_arguments(p) -> None:
+    from jobs.cli import add_config_arguments
+
+    p.add_argument("--run", required=True, metavar="DIR", help="run folder (with docs/)")
+    p.add_argument("--model", required=True, metavar="PATH", help="fastText model.bin")
+    p.add_argument(
+        "--out",
+        default="",
+        metavar="TABLE",
+        help="output Parquet folder (default: RUN/scores/manual)",
+    )
+    add_config_arguments(p)
+
+
+def main(args) -> int:
+    import json
+
+    from jobs.session import get_spark
+
+    config = load_config(args.config, args.overrides)
+    run = RunFolder(args.run)
+    run.require("docs")
+    spark = get_spark(config.spark)
+    print(json.dumps(run_score(spark, run, config, args.model, args.out)))
+    return 0
