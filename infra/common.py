@@ -1,0 +1,122 @@
+"""Shared by the EMR and Dataproc submitters: stage arguments, templates, secret scrubbing."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.config import Config, redact
+from pipeline.errors import UserError
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+# The stages `mathmine run` runs, in order; one cluster step / job each.
+STAGES = ("extract", "clean", "dedup", "recall", "export")
+# Environment variables whose values must never appear in anything we print.
+SECRET_ENV = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "GOOGLE_OAUTH_ACCESS_TOKEN",
+    "CLOUDSDK_AUTH_ACCESS_TOKEN",
+)
+_SECRET_PATTERNS = [
+    re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key ids
+    re.compile(r"(X-Amz-(?:Signature|Credential|Security-Token)=)[^&\s\"']+", re.I),
+    re.compile(r"((?:Signature|x-goog-signature|X-Goog-Credential|access_token)=)[^&\s\"']+", re.I),
+]
+
+
+def scrub(obj: Any) -> Any:
+    """``obj`` with secret-looking keys redacted and any credential value masked in strings:
+    printed requests, logs and errors go through here."""
+    secrets = [v for k in SECRET_ENV if len(v := os.environ.get(k, "")) >= 8]
+    obj = redact(obj)
+
+    def clean(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        if isinstance(x, str):
+            for s in secrets:
+                x = x.replace(s, "***")
+            for pat in _SECRET_PATTERNS:
+                x = pat.sub(lambda m: (m.group(1) if m.groups() else "") + "***", x)
+        return x
+
+    return clean(obj)
+
+
+def dumps_requests(requests: list[dict]) -> str:
+    return json.dumps(scrub(requests), indent=2, default=str)
+
+
+def load_template(path: str | Path | None, default_name: str) -> dict[str, Any]:
+    p = Path(path) if path else TEMPLATES / default_name
+    if not p.is_file():
+        raise UserError(f"template {str(p)!r} does not exist; pass an existing YAML file")
+    data = yaml.safe_load(p.read_text()) or {}
+    if not isinstance(data, dict):
+        raise UserError(f"template {str(p)!r} must be a YAML mapping")
+    return data
+
+
+def run_flag(stage: str) -> str:
+    """The option a stage's CLI takes for the run folder (``--out`` or ``--run``), read from
+    the stage's own argument parser so the steps follow the CLI as it is."""
+    from jobs.cli import COMMANDS
+
+    mod = importlib.import_module(COMMANDS[stage][0])
+    p = argparse.ArgumentParser(add_help=False)
+    mod.add_arguments(p)
+    for flag in ("--out", "--run"):
+        if flag in p._option_string_actions:
+            return flag
+    raise UserError(f"stage {stage!r} takes neither --out nor --run; cannot build its step")
+
+
+def stage_argv(
+    stage: str,
+    inputs: list[str],
+    out: str,
+    config_uri: str,
+    limit: int | None = None,
+    sample_fraction: float | None = None,
+) -> list[str]:
+    """The ``mathmine`` arguments of one stage on the cluster."""
+    argv = [stage]
+    if stage in ("extract", "run"):
+        argv += ["--input", *inputs]
+        if limit is not None:
+            argv += ["--limit", str(limit)]
+        if sample_fraction is not None:
+            argv += ["--sample-fraction", str(sample_fraction)]
+    argv += ["--out" if stage == "run" else run_flag(stage), out, "--config", config_uri]
+    return argv
+
+
+def cluster_config_yaml(config: Config, master: str) -> str:
+    """The run's resolved config as the cluster reads it (Spark master for the cluster)."""
+    d = config.to_dict()
+    d["spark"]["master"] = master
+    return yaml.safe_dump(d, sort_keys=False)
+
+
+def stamp() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+
+def spark_conf_args(conf: dict[str, str]) -> list[str]:
+    out: list[str] = []
+    for k, v in conf.items():
+        out += ["--conf", f"{k}={v}"]
+    return out
