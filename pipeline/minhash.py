@@ -40,6 +40,7 @@ _BASE = 0x9E3779B97F4A7C15
 _BASE_INV = pow(_BASE, -1, 1 << 64)
 # Characters hashed at once: bounds the power tables and temporaries (~100 MB) per process.
 _CHUNK_CHARS = 1 << 21
+_TEXT_SEED = 0x5EED_7E47
 _PROBES = 64  # densification probes tried per round before the next round
 
 _powers: dict[str, np.ndarray] = {}  # tables built on first use, per process
@@ -120,9 +121,17 @@ def _normalize_batch(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _span_hashes(texts: Sequence[str], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    h, owner, _ = _batch_hashes(texts, n, seed)
+    return h, owner
+
+
+def _batch_hashes(
+    texts: Sequence[str], n: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mixed 64-bit hashes of every n-word shingle of each text (normalised as by
-    ``normalize_text``), and the index of the text each belongs to. A text of fewer than n
-    words (even none) gives one shingle of the whole normalised text."""
+    ``normalize_text``), the index of the text each belongs to, and a 64-bit hash of each whole
+    normalised text. A text of fewer than n words (even none) gives one shingle of the whole
+    normalised text."""
     cp, cls = _normalize_batch(texts)
     ndocs = len(texts)
     word = cls == 0
@@ -152,7 +161,16 @@ def _span_hashes(texts: Sequence[str], n: int, seed: int) -> tuple[np.ndarray, n
         np.cumsum((cp.astype(_U64) + _U64(1)) * pw[: len(cp)], out=prefix[1:])
         h = (prefix[e] - prefix[s]) * inv[s]
         h ^= (e - s).astype(_U64) * _U64(0xD6E8FEB86659FD93)
-    return _mix(h, seed), owner
+        ds = np.empty(ndocs, dtype=np.int64)
+        ds[0] = 0
+        ds[1:] = seps + 1
+        de = np.empty(ndocs, dtype=np.int64)
+        de[:-1] = seps
+        de[-1] = len(cp)
+        whole = (prefix[de] - prefix[ds]) * inv[ds]
+        whole ^= (de - ds).astype(_U64) * _U64(0xD6E8FEB86659FD93)
+    # the whole-text hash ignores the seed: exact-text keys stay comparable across configs
+    return _mix(h, seed), owner, _mix(whole, _TEXT_SEED)
 
 
 def _probe_table(num_perm: int, seed: int, rounds: int) -> np.ndarray:
@@ -196,21 +214,43 @@ def _densify(sig: np.ndarray, empty: np.ndarray, seed: int) -> None:
 
 def minhash_signatures(texts: Sequence[str], cfg: DedupConfig) -> np.ndarray:
     """Signatures of many texts: a ``(len(texts), cfg.num_perm)`` uint32 array."""
-    num_perm = cfg.num_perm
-    out = np.empty((len(texts), num_perm), dtype=np.uint32)
+    return signatures_and_text_hashes(texts, cfg)[0]
+
+
+def _chunks(texts: Sequence[str]):
     i = 0
     while i < len(texts):
         j, size = i, 0
         while j < len(texts) and (j == i or size + len(texts[j] or "") < _CHUNK_CHARS):
             size += len(texts[j] or "")
             j += 1
-        out[i:j] = _signatures_of(texts[i:j], cfg.shingle_size, num_perm, cfg.seed)
+        yield i, j
         i = j
-    return out
 
 
-def _signatures_of(texts: Sequence[str], n: int, num_perm: int, seed: int) -> np.ndarray:
-    h, owner = _span_hashes(texts, n, seed)
+def signatures_and_text_hashes(
+    texts: Sequence[str], cfg: DedupConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Signatures (as ``minhash_signatures``) and ``text_hash`` of every text, in one pass."""
+    out = np.empty((len(texts), cfg.num_perm), dtype=np.uint32)
+    th = np.empty(len(texts), dtype=np.int64)
+    for i, j in _chunks(texts):
+        out[i:j], th[i:j] = _signatures_of(texts[i:j], cfg.shingle_size, cfg.num_perm, cfg.seed)
+    return out, th
+
+
+def text_hashes(texts: Sequence[str]) -> np.ndarray:
+    """Signed 64-bit hashes of the normalised texts, for exact-text dedup."""
+    th = np.empty(len(texts), dtype=np.int64)
+    for i, j in _chunks(texts):
+        th[i:j] = _batch_hashes(texts[i:j], 1, 0)[2].view(np.int64)
+    return th
+
+
+def _signatures_of(
+    texts: Sequence[str], n: int, num_perm: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    h, owner, whole = _batch_hashes(texts, n, seed)
     # fast range reduction: the high 32 bits times num_perm, shifted down, is a uniform bin
     bins = ((h >> _U64(32)) * _U64(num_perm)) >> _U64(32)
     vals = h & _MASK32
@@ -219,7 +259,7 @@ def _signatures_of(texts: Sequence[str], n: int, num_perm: int, seed: int) -> np
     sig = sig.reshape(len(texts), num_perm)
     empty = sig == _U64(1 << 32)
     _densify(sig, empty, seed)
-    return sig.astype(np.uint32)
+    return sig.astype(np.uint32), whole.view(np.int64)
 
 
 def minhash_signature(text: str, cfg: DedupConfig) -> np.ndarray:
@@ -247,10 +287,19 @@ def estimate_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
 
 def text_hash(text: str) -> int:
     """A signed 64-bit hash of the normalised text, for exact-text dedup."""
-    import hashlib
+    return int(text_hashes([text])[0])
 
-    d = hashlib.blake2b(normalize_text(text).encode("utf-8", "surrogatepass"), digest_size=8)
-    return int.from_bytes(d.digest(), "little", signed=True)
+
+def band_hashes(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """``(n, bands)`` signed 64-bit hashes of each band of ``rows`` signature values; the band
+    index is hashed in, so equal values in different bands never collide."""
+    n = len(sigs)
+    s = np.asarray(sigs, dtype=_U64)[:, : bands * rows].reshape(n, bands, rows)
+    with np.errstate(over="ignore"):
+        mult = np.cumprod(np.full(rows, _BASE, dtype=_U64), dtype=_U64)
+        h = ((s + _U64(1)) * mult).sum(axis=2, dtype=_U64)
+        h ^= np.arange(bands, dtype=_U64) * _U64(0xC2B2AE3D27D4EB4F)
+    return _mix(h, 0xBA4D).view(np.int64)
 
 
 # --- LSH banding --------------------------------------------------------------------------
