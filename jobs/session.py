@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from pipeline.config import SparkConfig
 
@@ -17,6 +18,9 @@ def get_spark(cfg: SparkConfig, app_name: str | None = None):
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # Spark reads log4j2.properties from SPARK_CONF_DIR when its JVM starts: errors only, so
+    # mathmine's progress lines are what the user sees.
+    os.environ.setdefault("SPARK_CONF_DIR", str(Path(__file__).with_name("spark_conf")))
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.master(cfg.master)
