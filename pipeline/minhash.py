@@ -110,7 +110,8 @@ def _normalize_batch(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     # a whitespace character survives only right after a word character (first of its run) ...
     keep = cls != 2
     keep[1:] |= cls[:-1] == 0
-    keep[0] = cls[0] != 2 if len(cls) else True
+    if len(cls):
+        keep[0] = cls[0] != 2
     cp, cls = cp[keep], cls[keep]
     # ... and not at the end of its text
     drop = cls == 2
