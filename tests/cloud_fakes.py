@@ -96,8 +96,11 @@ class FaultPlan:
     set-up calls pass through untouched.
     """
 
-    def __init__(self, target: str, p_503: float, p_reset: float, seed: int = 7):
+    def __init__(
+        self, target: str, p_503: float, p_reset: float, seed: int = 7, script: tuple = ()
+    ):
         self.target, self.p_503, self.p_reset = target, p_503, p_reset
+        self.script = list(script)  # the first answers, in order, before the random ones
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
         self.counts = {"requests": 0, "slowdown": 0, "reset": 0, "ok": 0}
@@ -108,7 +111,9 @@ class FaultPlan:
                 return "pass"
             self.counts["requests"] += 1
             r = self.rng.random()
-            if r < self.p_503:
+            if self.script:
+                kind = self.script.pop(0)
+            elif r < self.p_503:
                 kind = "slowdown"
             elif r < self.p_503 + self.p_reset:
                 kind = "reset"
