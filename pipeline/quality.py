@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -66,23 +65,17 @@ class Analysed:
     prose_words: list[str]  # whitespace-separated words outside formulas (Gopher's words)
     n_formulas: int
     formula_words: int  # words read inside formulas (identifiers, numbers, operators by name)
-
-    @property
-    def words(self) -> list[str]:
-        """Prose tokens that are words (have a letter or digit)."""
-        return [t for t in self.prose_tokens if _is_wordlike(t)]
-
-    @property
-    def nonempty(self) -> list[Line]:
-        return [ln for ln in self.lines if ln.text.strip()]
+    words: list[str]  # prose tokens that are words (have a letter or digit)
+    nonempty: list[Line]  # the non-blank lines
 
 
 def _is_wordlike(tok: str) -> bool:
     return any(ch.isalnum() for ch in tok)
 
 
-def analyse(text: str) -> Analysed:
-    spans = math_spans(text)
+def analyse(text: str, spans: list[tuple[int, int]] | None = None) -> Analysed:
+    if spans is None:
+        spans = math_spans(text)
     lines = split_lines(text, spans)
     prose_tokens: list[str] = []
     prose_words: list[str] = []
@@ -90,7 +83,12 @@ def analyse(text: str) -> Analysed:
         prose_tokens.extend(_TOKEN_RE.findall(ln.prose))
         prose_words.extend(ln.prose.split())
     fw = sum(count_formula_words(text[s:e]) for s, e in spans)
-    return Analysed(text, spans, lines, prose_tokens, prose_words, len(spans), fw)
+    words = [t for t in prose_tokens if _WORDLIKE.search(t)]
+    nonempty = [ln for ln in lines if ln.text.strip()]
+    return Analysed(text, spans, lines, prose_tokens, prose_words, len(spans), fw, words, nonempty)
+
+
+_WORDLIKE = re.compile(r"[^\W_]")
 
 
 _TEX_WORD = re.compile(r"\\?[A-Za-z]+|\d+(?:\.\d+)?")
@@ -215,42 +213,76 @@ def _paragraphs(a: Analysed) -> tuple[list[str], list[bool]]:
     return paras, formula_only
 
 
-def _prose_ngrams(tokens: list[str | None], n: int) -> Iterator[tuple]:
-    for i in range(len(tokens) - n + 1):
-        g = tuple(tokens[i : i + n])
-        if None not in g:
-            yield g
+class NgramIndex:
+    """Words as integer ids with vectorised n-gram hashes (numpy), for the Gopher n-gram rules.
 
-
-def _top_ngram_chars(tokens: list[str | None], n: int) -> int:
-    grams = Counter(_prose_ngrams(tokens, n))
-    if not grams:
-        return 0
-    gram, count = grams.most_common(1)[0]
-    return len(" ".join(gram)) * count
-
-
-def _dup_ngram_chars(tokens: list[str | None], n: int) -> int:
-    """datatrove's find_all_duplicate: chars of n-grams seen before, skipping past each repeat.
-
-    N-grams that include a formula are skipped: "Solve $..$ for $x$." repeats in every exercise.
+    A formula is a gap: n-grams through it are not counted. Hashes are 64-bit polynomial
+    hashes of word ids; a collision would need two different n-grams of one page to agree on
+    64 bits.
     """
-    seen: set[tuple] = set()
-    chars = 0
-    i = 0
-    end = len(tokens) - n + 1
-    while i < end:
-        gram = tuple(tokens[i : i + n])
-        if None in gram:
-            i += 1
-            continue
-        if gram in seen:
-            chars += sum(len(t) for t in gram)
-            i += n
-        else:
-            seen.add(gram)
-            i += 1
-    return chars
+
+    def __init__(self, tokens: list[str | None]):
+        import numpy as np
+
+        vocab: dict[str, int] = {}
+        ids = [vocab.setdefault(t, len(vocab)) if t is not None else -1 for t in tokens]
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.lens = np.asarray([len(t) if t is not None else 0 for t in tokens], dtype=np.int64)
+        self.gap = np.concatenate(([0], np.cumsum(self.ids < 0)))
+        self.clen = np.concatenate(([0], np.cumsum(self.lens)))
+
+    def grams(self, n: int):
+        """(hashes, valid, chars) for every n-gram start: chars = sum of its word lengths."""
+        import numpy as np
+
+        m = len(self.ids) - n + 1
+        if m <= 0:
+            e = np.zeros(0, dtype=np.int64)
+            return e.astype(np.uint64), e.astype(bool), e
+        h = np.zeros(m, dtype=np.uint64)
+        mult = np.uint64(0x9E3779B97F4A7C15)
+        with np.errstate(over="ignore"):
+            for j in range(n):
+                h = h * mult + (self.ids[j : j + m].astype(np.uint64) + np.uint64(1))
+        valid = (self.gap[n : n + m] - self.gap[:m]) == 0
+        chars = self.clen[n : n + m] - self.clen[:m]
+        return h, valid, chars
+
+    def top_chars(self, n: int) -> int:
+        """Chars covered by the most frequent n-gram (its words joined by spaces) x its count."""
+        import numpy as np
+
+        h, valid, chars = self.grams(n)
+        if not valid.any():
+            return 0
+        hv, cv = h[valid], chars[valid]
+        uniq, first, counts = np.unique(hv, return_index=True, return_counts=True)
+        # ties go to the n-gram seen first, as Counter.most_common does
+        top = np.flatnonzero(counts == counts.max())
+        k = int(top[np.argmin(first[top])])
+        return int((cv[first[k]] + n - 1) * counts[k])
+
+    def dup_chars(self, n: int) -> int:
+        """datatrove's find_all_duplicate: chars of n-grams seen before, skipping past each
+        repeat (the skipped positions are not remembered)."""
+        h, valid, chars = self.grams(n)
+        hs, vs, cs = h.tolist(), valid.tolist(), chars.tolist()
+        seen: set[int] = set()
+        total = 0
+        i = 0
+        end = len(hs)
+        while i < end:
+            if not vs[i]:
+                i += 1
+                continue
+            x = hs[i]
+            if x in seen:
+                total += cs[i]
+                i += n
+            else:
+                seen.add(x)
+                i += 1
+        return total
 
 
 def gopher_repetition(
@@ -275,12 +307,12 @@ def gopher_repetition(
             return "gopher_dup_line_char_frac"
     # Gopher's n-grams are over whitespace words (datatrove uses spaCy tokens, which makes
     # every "$x$, $y$" a run of punctuation n-grams); n-grams through a formula are skipped
-    tokens = _words_with_formulas(a)
+    idx = NgramIndex(_words_with_formulas(a))
     for n, frac in zip((2, 3, 4), cfg.top_ngram_fracs):
-        if frac and _top_ngram_chars(tokens, n) / total > frac:
+        if frac and idx.top_chars(n) / total > frac:
             return f"gopher_top_{n}_gram"
     for n, frac in zip(range(5, 11), cfg.dup_ngram_fracs):
-        if frac and _dup_ngram_chars(tokens, n) / total > frac:
+        if frac and idx.dup_chars(n) / total > frac:
             return f"gopher_dup_{n}_gram"
     return None
 
@@ -494,12 +526,12 @@ def c4_lines(lines: list[Line], cfg: CleanConfig) -> tuple[list[Line], list[Line
 
 
 _HASH_STRIP = re.compile(r"[^\w\s]")
-_DIGITS = re.compile(r"\d")
+_DIGITS = re.compile(r"\d+")
 _SPACES = re.compile(r"\s+")
 
 
 def line_key(text: str) -> str:
-    """cc_net's line normal form: lower case, digits as 0, punctuation removed, spaces collapsed."""
+    """cc_net's line normal form: lower case, numbers as 0, punctuation removed, spaces collapsed."""
     t = _DIGITS.sub("0", text.lower())
     t = _HASH_STRIP.sub("", t)
     return _SPACES.sub(" ", t).strip()
@@ -544,7 +576,7 @@ def boilerplate_lines(
 @dataclass
 class RuleVerdict:
     rule: str  # the rule's name, e.g. "gopher_quality"
-    outcome: str  # keep | drop | lines | off | skipped | not_run
+    outcome: str  # keep | drop | lines (some removed) | bypass | off | skipped | not_run
     reason: str | None = None  # the named reason when outcome == "drop"
     removed: list[str] = field(default_factory=list)  # lines removed by a line rule
 
@@ -599,6 +631,7 @@ DOC_RULES: tuple[tuple[str, DocRule], ...] = (
     ("c4_document", c4_document),
     ("fineweb_quality", fineweb_quality),
 )
+LINE_RULES = ("boilerplate_lines", "c4_lines")  # the rules that remove lines (not pages)
 RULE_NAMES = (
     "url_allowlist",
     "url_blocklist",
@@ -637,7 +670,10 @@ def clean_document(
 
     allow = allowlist_for(cfg)
     allowed = bool(allow and allow.match(url))
-    v.append(RuleVerdict("url_allowlist", "keep" if allowed else "skipped"))
+    # "bypass": on the allowlist, so no quality rule applies (normalisation and PII still do)
+    v.append(
+        RuleVerdict("url_allowlist", "off" if allow is None else "bypass" if allowed else "keep")
+    )
 
     if allowed:
         v.append(RuleVerdict("url_blocklist", "skipped"))
@@ -653,8 +689,10 @@ def clean_document(
     else:
         v.append(RuleVerdict("normalize", "off"))
 
-    lines = split_lines(text)
+    spans = math_spans(text)
+    lines = split_lines(text, spans)
     dec.lines_in = sum(1 for ln in lines if ln.text.strip())
+    changed = False
 
     if allowed:
         v.append(RuleVerdict("boilerplate_lines", "skipped"))
@@ -663,19 +701,31 @@ def clean_document(
         hashes = doc.get("boilerplate_hashes")
         if cfg.boilerplate_lines and hashes:
             lines, removed = boilerplate_lines(lines, frozenset(int(h) for h in hashes))
-            v.append(RuleVerdict("boilerplate_lines", "lines", None, [ln.text for ln in removed]))
+            v.append(
+                RuleVerdict(
+                    "boilerplate_lines",
+                    "lines" if removed else "keep",
+                    None,
+                    [ln.text for ln in removed],
+                )
+            )
         else:
             v.append(RuleVerdict("boilerplate_lines", "keep" if cfg.boilerplate_lines else "off"))
         lines, removed = c4_lines(lines, cfg)
-        v.append(RuleVerdict("c4_lines", "lines", None, [ln.text for ln in removed]))
+        v.append(
+            RuleVerdict(
+                "c4_lines", "lines" if removed else "keep", None, [ln.text for ln in removed]
+            )
+        )
         if any(x.removed for x in v):
             text = _MANY_BLANK.sub("\n\n", "\n".join(ln.text for ln in lines)).strip("\n")
-    dec.lines_out = sum(1 for ln in split_lines(text) if ln.text.strip())
+            changed = True
+    dec.lines_out = sum(1 for ln in lines if ln.text.strip())
 
     if dec.keep and not text.strip():
         drop(EMPTY_TEXT)
 
-    a = analyse(text) if text.strip() else None
+    a = analyse(text, None if changed else spans) if text.strip() else None
     for name, rule in DOC_RULES:
         if allowed:
             v.append(RuleVerdict(name, "skipped"))
@@ -714,8 +764,9 @@ def count_decision(stats: StageStats, dec: Decision) -> None:
         stats.drop(dec.reason or "unknown")
     stats.add("lines_in", dec.lines_in)
     stats.add("lines_out", dec.lines_out)
-    for rule, n in dec.lines_removed_by_rule().items():
-        stats.add(f"lines_removed_{rule}", n)
+    removed = dec.lines_removed_by_rule()
+    for rule in LINE_RULES:
+        stats.add(f"lines_removed_{rule}", removed.get(rule, 0))
     if dec.pii_emails:
         stats.add("pii_emails", dec.pii_emails)
     if dec.pii_ips:

@@ -213,6 +213,7 @@ def split_lines(text: str, spans: list[tuple[int, int]] | None = None) -> list[L
         spans = math_spans(text)
     lines: list[Line] = []
     start = 0
+    first = 0  # index of the first span at or after ``start``
     k = 0  # index into spans
     n = len(text)
     pos = 0
@@ -225,16 +226,18 @@ def split_lines(text: str, spans: list[tuple[int, int]] | None = None) -> list[L
         if k < len(spans) and spans[k][0] < nl < spans[k][1]:
             pos = spans[k][1]  # this newline is inside a formula: keep going
             continue
-        lines.append(_make_line(text, start, nl, spans))
+        lines.append(_make_line(text, start, nl, spans[first:k]))
+        first = k
         start = pos = nl + 1
     return lines
 
 
 def _make_line(text: str, s: int, e: int, spans: list[tuple[int, int]]) -> Line:
-    inner = [(a - s, b - s) for a, b in spans if a >= s and b <= e]
+    """The line text[s:e]; ``spans`` are the formulas inside it (absolute positions)."""
     t = text[s:e]
-    if not inner:
+    if not spans:
         return Line(t, False, False, t)
+    inner = [(a - s, b - s) for a, b in spans]
     prose = mask_math(t, inner, fill=" ")
     tail = t[inner[-1][1] :]
     ends = not tail.strip(" \t.,;:!?)]")

@@ -1,0 +1,212 @@
+"""Why one document of a run was kept or dropped.
+
+  mathmine explain URL_OR_ID --run DIR [--json] [--config FILE] [--set clean.KEY=VALUE]
+
+Looks the document up by id or URL in DIR/docs/, re-applies every cleaning rule (with the run's
+clean config from run.json unless --config/--set say otherwise; the domain's boilerplate lines
+are recounted from the docs of that domain) and prints each rule's verdict and the lines it
+removed. Then what the later stages recorded, for the tables that exist: clean_decisions/,
+dedup/ (cluster and keep), scores/iter=N/ (score per iteration), selected/ and the shards'
+manifest. No Spark: the tables are read with pyarrow, filtered on the id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from jobs.run_folder import RunFolder
+from pipeline.config import CleanConfig, load_config
+from pipeline.errors import UserError
+
+
+def _dataset(path: Path):
+    import pyarrow.dataset as ds
+
+    return ds.dataset(str(path), format="parquet", partitioning="hive", exclude_invalid_files=True)
+
+
+def _has_parquet(path: Path) -> bool:
+    return path.is_dir() and any(path.rglob("*.parquet"))
+
+
+def _rows(path: Path, column: str, values: list[str], columns: list[str] | None = None):
+    import pyarrow.compute as pc
+
+    if not _has_parquet(path):
+        return None
+    d = _dataset(path)
+    if column not in d.schema.names:
+        return []
+    cols = [c for c in (columns or d.schema.names) if c in d.schema.names]
+    t = d.to_table(columns=cols, filter=pc.field(column).isin(values))
+    return t.to_pylist()
+
+
+def find_docs(run: RunFolder, target: str) -> list[dict]:
+    """Documents of docs/ whose id or URL is ``target``."""
+    docs = run.sub("docs")
+    if not _has_parquet(docs):
+        raise UserError(
+            f"{str(docs)!r} has no Parquet files; run `mathmine extract` (or `mathmine run`) first"
+        )
+    rows = _rows(docs, "id", [target]) or []
+    if not rows:
+        rows = _rows(docs, "url", [target]) or []
+    if not rows:
+        raise UserError(
+            f"no document with id or URL {target!r} in {str(docs)!r}; pass an id from "
+            "clean_decisions/ or docs/, or the exact URL as extracted"
+        )
+    return rows
+
+
+def clean_config_for(run: RunFolder, args) -> CleanConfig:
+    """The clean config the run used (run.json), unless --config/--set were given."""
+    if getattr(args, "config", None) or getattr(args, "overrides", None):
+        return load_config(args.config, args.overrides).clean
+    saved = ((run.read_run() or {}).get("config") or {}).get("clean") or {}
+    names = {f.name for f in dataclasses.fields(CleanConfig)}
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in names}
+    return dataclasses.replace(CleanConfig(), **kw)
+
+
+def domain_boilerplate(run: RunFolder, domain: str, cfg: CleanConfig) -> list[int]:
+    """Line hashes on >= boilerplate_min_pages pages of ``domain`` (recounted from docs/)."""
+    from collections import Counter
+
+    from pipeline.quality import page_line_hashes
+    from pipeline.text_norm import normalize_text
+
+    if not (cfg.boilerplate_lines and domain):
+        return []
+    rows = _rows(run.sub("docs"), "domain", [domain], ["id", "text"]) or []
+    counts: Counter = Counter()
+    seen_ids = set()
+    for r in rows:
+        if r["id"] in seen_ids:
+            continue
+        seen_ids.add(r["id"])
+        t = r.get("text") or ""
+        counts.update(page_line_hashes(normalize_text(t) if cfg.normalize_unicode else t))
+    return [h for h, n in counts.items() if n >= cfg.boilerplate_min_pages]
+
+
+def later_stages(run: RunFolder, doc_id: str) -> dict[str, Any]:
+    """What clean/dedup/recall/export recorded for ``doc_id`` (only tables that exist)."""
+    out: dict[str, Any] = {}
+    cd = _rows(run.sub("clean_decisions"), "id", [doc_id])
+    if cd is not None:
+        out["clean"] = cd[0] if cd else {"missing": True}
+    dd = _rows(run.sub("dedup"), "id", [doc_id])
+    if dd is not None:
+        out["dedup"] = dd[0] if dd else {"missing": True, "note": "not in dedup input"}
+    scores_dir = run.sub("scores")
+    if scores_dir.is_dir():
+        scores = {}
+        for it in sorted(scores_dir.glob("iter=*"), key=lambda p: int(p.name.split("=")[1])):
+            r = _rows(it, "id", [doc_id])
+            if r is not None:
+                scores[it.name] = r[0].get("score") if r else None
+        if scores:
+            out["scores"] = scores
+    sel = _rows(run.sub("selected"), "id", [doc_id])
+    if sel is not None:
+        out["selected"] = sel[0] if sel else False
+    manifest = run.read_json("shards/manifest.json")
+    if manifest is not None and sel is not None:
+        out["exported"] = bool(sel)
+    return out
+
+
+def explain_doc(run: RunFolder, doc: dict, cfg: CleanConfig) -> dict[str, Any]:
+    from pipeline.quality import clean_document
+
+    d = dict(doc)
+    d["boilerplate_hashes"] = domain_boilerplate(run, d.get("domain") or "", cfg)
+    out, dec = clean_document(d, cfg, all_rules=True)
+    return {
+        "id": doc.get("id"),
+        "url": doc.get("url"),
+        "domain": doc.get("domain"),
+        "clean": dec.to_dict(),
+        "text_chars_before": len(doc.get("text") or ""),
+        "text_chars_after": len(out["text"]) if out else None,
+        "recorded": later_stages(run, str(doc.get("id"))),
+    }
+
+
+def format_explanation(e: dict[str, Any]) -> str:
+    c = e["clean"]
+    lines = [
+        f"document {e['id']}  {e['url']}",
+        f"domain {e['domain'] or '-'}; {c['lines_in']} lines in, {c['lines_out']} after line rules",
+        f"clean: {'KEPT' if c['keep'] else 'DROPPED (' + str(c['reason']) + ')'}",
+        "rules:",
+    ]
+    for r in c["rules"]:
+        what = r["outcome"]
+        if r["reason"]:
+            what += f" ({r['reason']})"
+        if r["removed"]:
+            what += f", {len(r['removed'])} line(s) removed"
+        lines.append(f"  {r['rule']:<20} {what}")
+        for ln in r["removed"]:
+            shown = ln if len(ln) <= 160 else ln[:157] + "..."
+            lines.append(f"      - {shown!r}")
+    if c["pii_emails"] or c["pii_ips"]:
+        lines.append(f"pii: {c['pii_emails']} e-mail(s), {c['pii_ips']} IP(s) replaced")
+    rec = e["recorded"]
+    if not rec:
+        lines.append("later stages: none run yet in this folder")
+    if "clean" in rec:
+        r = rec["clean"]
+        if r.get("missing"):
+            lines.append("clean_decisions/: no row (clean ran before this doc was extracted?)")
+        else:
+            lines.append(f"clean_decisions/: keep={r['keep']} reason={r.get('reason')}")
+    if "dedup" in rec:
+        r = rec["dedup"]
+        if r.get("missing"):
+            lines.append("dedup/: no row (dropped by clean, so not deduplicated)")
+        else:
+            lines.append(
+                f"dedup/: keep={r.get('keep')} cluster={r.get('cluster_id')} "
+                f"reason={r.get('reason')}"
+            )
+    for it, s in rec.get("scores", {}).items():
+        lines.append(f"scores/{it}: {'not scored' if s is None else f'{s:.4f}'}")
+    if "selected" in rec:
+        s = rec["selected"]
+        lines.append(
+            "selected/: yes" + (f" (math_score {s.get('math_score')})" if s else "")
+            if s
+            else "selected/: no"
+        )
+    if "exported" in rec:
+        lines.append(f"shards/: {'exported' if rec['exported'] else 'not exported'}")
+    return "\n".join(lines)
+
+
+def add_arguments(p) -> None:
+    from jobs.cli import add_config_arguments
+
+    p.add_argument("target", metavar="URL_OR_ID", help="a document id or its exact URL")
+    p.add_argument("--run", metavar="DIR", required=True, help="the run folder")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_config_arguments(p)
+
+
+def main(args) -> int:
+    run = RunFolder(args.run)
+    if not run.path.is_dir():
+        raise UserError(f"run folder {str(run.path)!r} does not exist; pass --run DIR")
+    cfg = clean_config_for(run, args)
+    explanations = [explain_doc(run, d, cfg) for d in find_docs(run, args.target)]
+    if args.json:
+        print(json.dumps(explanations if len(explanations) > 1 else explanations[0], default=str))
+    else:
+        print("\n\n".join(format_explanation(e) for e in explanations))
+    return 0
