@@ -15,24 +15,31 @@ SAMPLE = REPO / "sample"
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
 
+# Fake credentials planted in the environment and the config of the sample run: none of them
+# may appear in anything the run writes or prints (issue 11).
+FAKE_SECRETS = {
+    "AWS_ACCESS_KEY_ID": "AKIAFAKEPLANTED12345",
+    "AWS_SECRET_ACCESS_KEY": "fakeSecretPlanted/abcdefghijklmnopqrstuvw",
+    "AWS_SESSION_TOKEN": "FakeSessionTokenPlanted0123456789",
+    "GOOGLE_OAUTH_ACCESS_TOKEN": "ya29.fakePlantedGoogleToken",
+}
+CONFIG_SECRET = "configPlantedSecret987654321"
+
+
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory):
+    import os
+
     out = tmp_path_factory.mktemp("sample") / "run"
+    cmd = ["sample", "--out", str(out), "--set", "spark.master=local[2]"]
+    cmd += ["--set", f"io.aws_secret_access_key={CONFIG_SECRET}"]
     r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jobs.cli",
-            "sample",
-            "--out",
-            str(out),
-            "--set",
-            "spark.master=local[2]",
-        ],
+        [sys.executable, "-m", "jobs.cli", *cmd],
         capture_output=True,
         text=True,
         timeout=1500,
         cwd=REPO,
+        env=dict(os.environ, **FAKE_SECRETS),
     )
     assert r.returncode == 0, r.stderr[-4000:]
     return out, r
