@@ -105,10 +105,42 @@ def stage_argv(
 
 
 def cluster_config_yaml(config: Config, master: str) -> str:
-    """The run's resolved config as the cluster reads it (Spark master for the cluster)."""
+    """The run's resolved config as the cluster reads it (Spark master for the cluster).
+
+    A config holding a credential (e.g. ``spark.conf: {spark.hadoop.fs.s3a.secret.key: ...}``)
+    is refused rather than uploaded next to the code: clusters get access through their roles.
+    """
     d = config.to_dict()
+    leaked = sorted(_secret_keys(d))
+    if leaked:
+        raise UserError(
+            f"config holds credential-looking keys ({', '.join(leaked)}); they would be uploaded "
+            "with the job. Remove them: cluster nodes get access through their IAM role or "
+            "service account (docs/cloud.md, Security)"
+        )
     d["spark"]["master"] = master
     return yaml.safe_dump(d, sort_keys=False)
+
+
+# Keys that hold credentials (fs.s3a.secret.key, fs.s3a.session.token, ...password,
+# google.cloud.auth.service.account.json.keyfile); stricter than "contains 'token'" so that
+# tokenizer / token_budget settings are not mistaken for secrets.
+_SECRET_KEY = re.compile(
+    r"(secret|password|passwd|session[._-]?token|access[._-]?key|credential|private[._-]?key|keyfile)",
+    re.I,
+)
+
+
+def _secret_keys(d: Any, path: str = "") -> list[str]:
+    out: list[str] = []
+    if isinstance(d, dict):
+        for k, v in d.items():
+            full = f"{path}.{k}" if path else str(k)
+            if isinstance(v, dict):
+                out += _secret_keys(v, full)
+            elif isinstance(v, str) and v and _SECRET_KEY.search(str(k)):
+                out.append(full)
+    return out
 
 
 def stamp() -> str:

@@ -42,6 +42,9 @@ class DataprocOptions:
     kms_key: str | None = None
     wait: bool = True
     poll_s: float = 30.0
+    # the run folder the stages read and write, if not --out itself: a path every node shares
+    # (EFS, gcsfuse) while the run folder cannot live on the object store directly
+    run_dir: str | None = None
     stamp: str = field(default_factory=common.stamp)
 
 
@@ -98,7 +101,12 @@ class DataprocSubmitter:
             (
                 s,
                 common.stage_argv(
-                    s, self.inputs(), self.out, self.uri("config"), o.limit, o.sample_fraction
+                    s,
+                    self.inputs(),
+                    o.run_dir or self.out,
+                    self.uri("config"),
+                    o.limit,
+                    o.sample_fraction,
                 ),
             )
             for s in stages

@@ -46,6 +46,9 @@ class EmrOptions:
     wait: bool = True
     poll_s: float = 30.0
     timeout_s: float | None = None
+    # the run folder the stages read and write, if not --out itself: a path every node shares
+    # (EFS, gcsfuse) while the run folder cannot live on the object store directly
+    run_dir: str | None = None
     stamp: str = field(default_factory=common.stamp)
 
 
@@ -135,7 +138,12 @@ class EmrSubmitter:
             (
                 s,
                 common.stage_argv(
-                    s, o.inputs, self.out, self.uri("config"), o.limit, o.sample_fraction
+                    s,
+                    o.inputs,
+                    o.run_dir or self.out,
+                    self.uri("config"),
+                    o.limit,
+                    o.sample_fraction,
                 ),
             )
             for s in stages

@@ -54,3 +54,32 @@ def render_policy(name: str, values: dict[str, str]) -> dict[str, Any]:
             raise UserError(f"policy value {k}={v!r} has characters not allowed in an ARN")
         text = text.replace("${" + k + "}", v)
     return json.loads(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m infra.policies --out s3://BUCKET/PREFIX --account ID --region R NAME...``:
+    print the filled-in policies (all of them without NAME) as one JSON object."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m infra.policies", description=main.__doc__)
+    ap.add_argument("names", nargs="*", help=f"policies (default all): {', '.join(policy_names())}")
+    ap.add_argument("--out", required=True, help="the run output, s3://BUCKET/PREFIX or gs://...")
+    ap.add_argument("--account", default="", help="AWS account id")
+    ap.add_argument("--region", default="")
+    ap.add_argument("--kms-key-arn", default="")
+    ap.add_argument("--service-account", default="", help="GCP service account e-mail")
+    args = ap.parse_args(argv)
+    vals = values_for(
+        args.out,
+        args.account,
+        args.region,
+        kms_key_arn=args.kms_key_arn,
+        service_account=args.service_account,
+    )
+    names = args.names or [n for n in policy_names() if placeholders(n) <= set(vals)]
+    print(json.dumps({n: render_policy(n, vals) for n in names}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -59,6 +59,12 @@ def add_arguments(p) -> None:
         c.add_argument(
             "--kms-key", metavar="KEY", help="encrypt staged artifacts with this KMS key"
         )
+        c.add_argument(
+            "--run-dir",
+            metavar="PATH",
+            help="run folder path on the cluster if not --out (a filesystem all nodes share, "
+            "e.g. EFS or gcsfuse); --out still holds staging and logs",
+        )
         if name == "emr":
             c.add_argument("--cluster-id", help="add the steps to this running cluster")
             c.add_argument(
@@ -133,6 +139,7 @@ def _submit(args, config, work: str) -> int:
             wait=args.wait,
             poll_s=args.poll,
             timeout_s=args.timeout,
+            run_dir=args.run_dir,
         )
         submitter = EmrSubmitter(config, opts, artifacts, say=say)
     else:
@@ -153,6 +160,7 @@ def _submit(args, config, work: str) -> int:
             kms_key=args.kms_key,
             wait=args.wait,
             poll_s=args.poll,
+            run_dir=args.run_dir,
         )
         submitter = DataprocSubmitter(config, opts, artifacts, say=say)
     if args.dry_run:

@@ -327,3 +327,98 @@ def test_serverless_without_archive_is_a_user_error(capsys):
         ["submit", "emr", "--input", LISTING, "--out", "gs://b/x", "--dry-run"], capsys
     )
     assert rc == 2 and "s3://BUCKET/PREFIX" in stderr
+
+
+def test_config_with_a_credential_is_refused_not_uploaded(capsys, tmp_path):
+    secret = "planted-s3a-secret-value-1234567890"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "spark:\n  conf:\n"
+        f"    spark.hadoop.fs.s3a.secret.key: {secret}\n"
+        "    spark.hadoop.fs.s3a.access.key: AKIAPLANTEDKEY000001\n"
+        "export:\n  tokenizer: ''\nrecall:\n  token_budget: 1000\n"
+    )
+    for cloud, out in (("emr", f"s3://{BUCKET}/x"), ("dataproc", "gs://b/x")):
+        extra = ["--project", "p", "--region", "r"] if cloud == "dataproc" else []
+        rc, stdout, stderr = _run(
+            [
+                "submit",
+                cloud,
+                "--input",
+                LISTING,
+                "--out",
+                out,
+                "--dry-run",
+                "--config",
+                str(cfg),
+                *extra,
+            ],
+            capsys,
+        )
+        assert rc == 2
+        assert "spark.conf.spark.hadoop.fs.s3a.secret.key" in stderr
+        assert "token_budget" not in stderr  # settings named 'token...' are not credentials
+        assert secret not in stdout + stderr and "AKIAPLANTEDKEY000001" not in stdout + stderr
+
+
+def test_dry_runs_print_no_planted_credential(capsys, monkeypatch):
+    with fake_aws_env():
+        monkeypatch.setenv("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29.planted-google-token-value")
+        outs = []
+        for argv in (
+            ["submit", "emr", "--input", LISTING, "--out", f"s3://{BUCKET}/d", "--dry-run"],
+            [
+                "submit",
+                "emr",
+                "--input",
+                LISTING,
+                "--out",
+                f"s3://{BUCKET}/d",
+                "--dry-run",
+                "--cluster-id",
+                "j-123",
+                "--run-dir",
+                "/mnt/efs/run",
+            ],
+            [
+                "submit",
+                "dataproc",
+                "--input",
+                LISTING,
+                "--out",
+                "gs://b/d",
+                "--project",
+                "p",
+                "--region",
+                "r",
+                "--dry-run",
+            ],
+        ):
+            rc, stdout, stderr = _run(argv, capsys)
+            assert rc == 0, stderr
+            outs.append(stdout + stderr)
+    text = "\n".join(outs)
+    _assert_no_secrets(text)
+    assert "ya29.planted-google-token-value" not in text
+    # --run-dir: the stages use the shared path, staging and logs stay under --out
+    reqs = json.loads(outs[1])
+    steps = reqs[-1]["parameters"]["Steps"]
+    assert steps[1]["HadoopJarStep"]["Args"][-4:-2] == ["--run", "/mnt/efs/run"]
+
+
+def test_scrub_masks_signed_urls_and_keys(monkeypatch):
+    from infra.common import scrub
+
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "abcdEFGHijklMNOP1234")
+    got = scrub(
+        {
+            "url": "https://b.s3.amazonaws.com/k?X-Amz-Credential=AKIAABCDEFGHIJKLMNOP%2F2024&X-Amz-Signature=deadbeef",
+            "note": "key AKIAABCDEFGHIJKLMNOP and abcdEFGHijklMNOP1234",
+            "aws_secret_access_key": "whatever",
+            "keep": "s3://bucket/crawl-data/x.warc.gz",
+        }
+    )
+    text = json.dumps(got)
+    for s in ("deadbeef", "AKIAABCDEFGHIJKLMNOP", "abcdEFGHijklMNOP1234", "whatever"):
+        assert s not in text
+    assert got["keep"] == "s3://bucket/crawl-data/x.warc.gz"
