@@ -152,6 +152,16 @@ class RunFolder:
             m.unlink()
 
 
+def remove_run_folder(run: RunFolder) -> None:
+    """Delete a mathmine run folder. Symlinks inside are unlinked, never followed, so nothing
+    outside the folder is touched; a folder without run.json is refused."""
+    import shutil
+
+    if run.read_run() is None:
+        raise UserError(f"{str(run.path)!r} is not a mathmine run folder; not deleting it")
+    shutil.rmtree(run.path)  # rmtree unlinks symlinks it meets instead of descending
+
+
 def versions() -> dict[str, str]:
     from importlib import metadata
 

@@ -35,9 +35,7 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
-    import shutil
-
-    from jobs.run_folder import RunFolder
+    from jobs.run_folder import RunFolder, remove_run_folder
     from jobs.run_job import execute
     from pipeline.errors import UserError
 
@@ -48,6 +46,6 @@ def main(args) -> int:
     if args.fresh:
         run = RunFolder(args.out)
         if run.read_run() is not None:
-            shutil.rmtree(run.path)
+            remove_run_folder(run)
     execute(warcs, args.out, config, "sample", resume=True)
     return 0
