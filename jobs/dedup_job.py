@@ -191,15 +191,25 @@ def dedup_frame(spark, docs_df, cfg: DedupConfig, previous_df=None):
     n_edges = n_verified = 0
     cc_rounds = 0
     if cfg.near_dup:
+        # Each bucket member links to the bucket's smallest node: a star, O(members) edges
+        # instead of all O(members^2) pairs, and the same components. When edges are verified
+        # one failed star edge would cut a member loose, so members also link to their
+        # predecessor in the bucket (a second, independent path; still O(members)).
         banded = s2.select("_node", F.posexplode("_bands").alias("_band", "_h"))
-        bucket_min = F.min("_node").over(Window.partitionBy("_band", "_h"))
-        edges = (
-            banded.withColumn("_m", bucket_min)
-            .where(F.col("_m") != F.col("_node"))
-            .select(F.col("_node").alias("u"), F.col("_m").alias("v"))
-            .distinct()
-            .localCheckpoint()
+        bucket = Window.partitionBy("_band", "_h")
+        linked = banded.withColumn("_m", F.min("_node").over(bucket))
+        star = linked.where(F.col("_m") != F.col("_node")).select(
+            F.col("_node").alias("u"), F.col("_m").alias("v")
         )
+        if cfg.verify_jaccard:
+            prev = F.lag("_node").over(bucket.orderBy("_node"))
+            chain = (
+                linked.where(F.col("_m") != F.col("_node"))
+                .select(F.col("_node").alias("u"), prev.alias("v"))
+                .where(F.col("v").isNotNull() & (F.col("v") != F.col("_m")))
+            )
+            star = star.union(chain.select("u", "v"))
+        edges = star.distinct().localCheckpoint()
         n_edges = edges.count()
         timings["candidates_s"] = round(time.perf_counter() - t0, 2)
         if cfg.verify_jaccard:
