@@ -151,6 +151,7 @@ class ResumableReader(io.RawIOBase):
         self._pos = 0
         self._size: int | None = None
         self._errors = _stream_errors()
+        self.is_throttle: Callable[[BaseException], bool] = lambda _e: False
         self._body, self._size = self._open_at(0)
 
     def readable(self) -> bool:
@@ -188,10 +189,14 @@ class ResumableReader(io.RawIOBase):
                 if not chunk and self._size is not None and self._pos < self._size:
                     # the server closed the body early without an error: same as a reset
                     raise http.client.IncompleteRead(b"", self._size - self._pos)
-            except self._errors:
+            except self._errors as e:
                 self._close_body()
                 streak += 1
-                _count(self._counters, "io_resumes")
+                if self.is_throttle(e):
+                    _count(self._counters, "io_throttled")
+                    _count(self._counters, "io_retries")
+                else:
+                    _count(self._counters, "io_resumes")
                 if streak > self._max_attempts:
                     raise
                 self._sleep(backoff_delay(streak - 1, base=0.1, cap=5.0))
@@ -429,7 +434,11 @@ class _GcsChunks:
     def read(self, n: int) -> bytes:
         if not self._buf and self._pos < self._size:
             end = min(self._size, self._pos + GCS_CHUNK) - 1
-            self._buf = self._blob.download_as_bytes(start=self._pos, end=end, raw_download=True)
+            # retry=None: a failed chunk surfaces to ResumableReader, which backs off, counts it
+            # and asks again from the same offset
+            self._buf = self._blob.download_as_bytes(
+                start=self._pos, end=end, raw_download=True, checksum=None, retry=None
+            )
             self._pos += len(self._buf)
         out, self._buf = self._buf[:n], self._buf[n:]
         return out
@@ -453,12 +462,19 @@ def _open_gcs(uri: str, io_cfg: IOConfig, counters: dict | None) -> ResumableRea
     def open_at(pos: int):
         return _GcsChunks(pinned, pos, size), size
 
+    import requests
+
+    throttles = (gexc.ServiceUnavailable, gexc.TooManyRequests)
     reader = ResumableReader(open_at, uri, counters, io_cfg.s3_max_attempts)
     reader._errors = reader._errors + (
-        gexc.ServiceUnavailable,
-        gexc.TooManyRequests,
+        *throttles,
         gexc.InternalServerError,
+        gexc.BadGateway,
+        requests.exceptions.ConnectionError,
+        requests.exceptions.ChunkedEncodingError,
+        requests.exceptions.Timeout,
     )
+    reader.is_throttle = lambda e: isinstance(e, throttles)
     return reader
 
 

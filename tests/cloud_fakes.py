@@ -230,3 +230,107 @@ def file_server(root: Path, plan: FaultPlan | None = None, honour_range: bool = 
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def gcs_server(objects: dict[tuple[str, str], bytes], plan: FaultPlan | None = None):
+    """A minimal Cloud Storage JSON API on 127.0.0.1 (what google-cloud-storage uses when
+    STORAGE_EMULATOR_HOST points at it): object metadata, ranged media downloads, multipart
+    uploads and listings. ``objects`` is shared and updated by uploads."""
+    import email.parser
+    import json
+    import urllib.parse
+
+    generations: dict[tuple[str, str], int] = {k: 1 for k in objects}
+
+    def meta(bucket: str, name: str) -> dict:
+        data = objects[(bucket, name)]
+        return {
+            "kind": "storage#object",
+            "bucket": bucket,
+            "name": name,
+            "size": str(len(data)),
+            "generation": str(generations[(bucket, name)]),
+            "contentType": "application/octet-stream",
+            "etag": f"e{generations[(bucket, name)]}",
+        }
+
+    class Handler(socketserver.StreamRequestHandler):
+        def _send(self, status: str, body: bytes, ctype="application/json", extra=""):
+            self.wfile.write(
+                f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+                f"{extra}Connection: close\r\n\r\n".encode()
+                + body
+            )
+
+        def handle(self):
+            req = _read_request(self.rfile)
+            if req is None:
+                return
+            method, target, headers, body = req
+            hdr = {k.lower(): v for k, v in headers}
+            url = urllib.parse.urlsplit(target)
+            path = url.path
+            q = dict(urllib.parse.parse_qsl(url.query))
+            parts = path.split("/")
+            if method == "GET" and path.startswith("/download/storage/v1/b/"):
+                bucket, name = parts[5], urllib.parse.unquote(parts[7])
+                kind = plan.decide(method, name) if plan else "ok"
+                if kind == "slowdown":
+                    self._send("503 Service Unavailable", b'{"error": {"code": 503}}')
+                    return
+                data = objects.get((bucket, name))
+                if data is None:
+                    self._send("404 Not Found", b'{"error": {"code": 404}}')
+                    return
+                start, end = 0, len(data) - 1
+                if "range" in hdr:
+                    a, _, b = hdr["range"].split("=", 1)[1].partition("-")
+                    start, end = int(a), min(int(b) if b else end, end)
+                chunk = data[start : end + 1]
+                head = (
+                    f"HTTP/1.1 206 Partial Content\r\nContent-Length: {len(chunk)}\r\n"
+                    f"Content-Range: bytes {start}-{end}/{len(data)}\r\nConnection: close\r\n\r\n"
+                ).encode()
+                if kind == "reset" and len(chunk) > 1:
+                    self.wfile.write(head + chunk[: plan.rng.randint(1, len(chunk) - 1)])
+                    self.wfile.flush()
+                    _reset(self.connection)
+                    return
+                self.wfile.write(head + chunk)
+            elif method == "GET" and path.startswith("/storage/v1/b/") and len(parts) == 7:
+                bucket, name = parts[4], urllib.parse.unquote(parts[6])
+                if (bucket, name) not in objects:
+                    self._send("404 Not Found", b'{"error": {"code": 404}}')
+                    return
+                self._send("200 OK", json.dumps(meta(bucket, name)).encode())
+            elif method == "GET" and path.startswith("/storage/v1/b/") and path.endswith("/o"):
+                bucket, prefix = parts[4], q.get("prefix", "")
+                items = [
+                    meta(b, n) for (b, n) in sorted(objects) if b == bucket and n.startswith(prefix)
+                ]
+                self._send(
+                    "200 OK", json.dumps({"kind": "storage#objects", "items": items}).encode()
+                )
+            elif method == "POST" and path.startswith("/upload/storage/v1/b/"):
+                bucket = parts[5]
+                msg = email.parser.BytesParser().parsebytes(
+                    f"Content-Type: {hdr['content-type']}\r\n\r\n".encode() + body
+                )
+                meta_part, data_part = msg.get_payload()
+                info = json.loads(meta_part.get_payload(decode=True))
+                name = info["name"]
+                objects[(bucket, name)] = data_part.get_payload(decode=True)
+                generations[(bucket, name)] = generations.get((bucket, name), 0) + 1
+                self._send("200 OK", json.dumps(meta(bucket, name)).encode())
+            else:
+                self._send("501 Not Implemented", b"{}")
+
+    server = _Threaded(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
