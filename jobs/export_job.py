@@ -52,7 +52,8 @@ INPUT_COLUMNS = (
     "domain",
 )
 CONTAMINATED = "contaminated:"
-REREAD_FAILED = "reread_failed_fallback"
+REREAD_FAILED = "reread_failed_fallback"  # the WARC record could not be read back
+CAREFUL_EMPTY = "careful_empty_fallback"  # read back, but the careful extractor found no text
 
 
 # --- benchmarks -------------------------------------------------------------------------
@@ -136,21 +137,25 @@ def careful_available() -> bool:
     )
 
 
-def careful_text(stream, row: dict, config: Config) -> str | None:
-    """The careful extraction of the record at ``row``'s offset, or None if it can't be had."""
+class RereadFailed(Exception):
+    """The record could not be read back from its WARC at the recorded offset."""
+
+
+def careful_extraction(stream, row: dict, config: Config):
+    """The careful Extraction of the record at ``row``'s offset, or None if the careful
+    extractor finds no text in it. Raises RereadFailed if the record cannot be read back."""
     from pipeline.charset import decode_html
     from pipeline.html_text import extract_text
-
     from pipeline.warc import read_record_at
 
     rec = read_record_at(stream, int(row["warc_offset"]), row["warc_path"], config.extract)
     body = getattr(rec, "body", None)
-    if body is None:
-        return None
+    if body is None or getattr(rec, "url", row["url"]) != row["url"]:
+        raise RereadFailed(getattr(rec, "detail", "") or "a different record at this offset")
     html, _ = decode_html(body, getattr(rec, "content_type", ""))
     ext = extract_text(html, url=row["url"], mode="careful", config=config.extract)
     text = getattr(ext, "text", None)
-    return text if text and text.strip() else None
+    return ext if text and text.strip() else None
 
 
 @dataclass(frozen=True)
@@ -205,21 +210,24 @@ class ExportTask:
             open_failed = False
             try:
                 for row in group:
-                    text = None
+                    text, formulas = None, row.get("formulas")
                     if careful:
+                        ext = None
                         try:
                             if stream is None and not open_failed:
                                 stream = opener(warc_path)
-                            if stream is not None:
-                                text = careful_text(stream, row, self.config)
+                            if stream is None:
+                                raise RereadFailed("WARC not readable")
+                            ext = careful_extraction(stream, row, self.config)
+                            if ext is None:
+                                stats.add(CAREFUL_EMPTY, 1)
                         except Exception:  # one bad record must not fail the export
-                            text = None
+                            stats.add(REREAD_FAILED, 1)
                             if stream is None:
                                 open_failed = True
-                        if text is None:
-                            stats.add(REREAD_FAILED, 1)
-                        else:
+                        if ext is not None:
                             stats.add("careful_text", 1)
+                            text, formulas = ext.text, ext.formulas
                     if text is None:
                         text = row.get("text") or ""
                     if scrub is not None:
@@ -247,7 +255,7 @@ class ExportTask:
                         "warc_path": row["warc_path"],
                         "warc_offset": row.get("warc_offset"),
                         "warc_date": row.get("warc_date"),
-                        "formulas": row.get("formulas"),
+                        "formulas": formulas,
                         "domain": row.get("domain"),
                         KEY: shuffle_key(cfg.shuffle_seed, row["id"])
                         if cfg.shuffle_seed >= 0
@@ -338,11 +346,12 @@ def run_export(spark, run: RunFolder, config: Config, force: bool = False) -> di
     from pipeline.tokens import make_token_counter
 
     cfg = config.export
+    tmp = run.sub(TMP)
     if not force and run.is_done(STAGE) and not verify_manifest(run.sub("shards")):
+        shutil.rmtree(tmp, ignore_errors=True)  # left by a killed --force re-export
         say("[export] done earlier, skipped")
         return run.read_json("stats.json", {}).get(STAGE, {})
     t0 = time.perf_counter()
-    tmp = run.sub(TMP)
     if tmp.exists():
         shutil.rmtree(tmp)  # left by an interrupted export: start over, same result
     counter = make_token_counter(cfg.tokenizer)

@@ -98,8 +98,10 @@ def make_run_folder(path: Path, planted: int = 5) -> dict:
             pa.Table.from_pylist(docs, docs_schema()), run.sub("docs", f"part-{key}.parquet")
         )
     # selection: every doc but three CC pages, with a score
-    dropped_by_selection = {d["id"] for d in all_docs if d["id"] not in contaminated}
-    dropped_by_selection = set(sorted(dropped_by_selection)[::10][:3])
+    cc_clean = sorted(
+        d["id"] for d in all_docs if "/cc-" in d["warc_path"] and d["id"] not in contaminated
+    )
+    dropped_by_selection = set(cc_clean[::5][:3])
     selected = [
         {"id": d["id"], "math_score": round(0.5 + (k % 50) / 100, 2)}
         for k, d in enumerate(all_docs)
@@ -148,7 +150,7 @@ def test_export_end_to_end(spark, tmp_path):
     assert run.read_json("stats.json")["export"]["kept"] == stats["kept"]
     if careful_available():
         # the 4 real WARC records are re-read; the rest point at WARCs that are gone
-        assert stats["careful_text"] == 4
+        assert stats["careful_text"] == 4, stats
         assert stats["reread_failed_fallback"] == len(fx["selected"]) - 4
     else:
         assert stats["careful_unavailable_tasks"] >= 1
@@ -174,6 +176,10 @@ def test_export_end_to_end(spark, tmp_path):
         )
         if not careful_available() or src["warc_path"].startswith("/gone/"):
             assert r["text"] == src["text"]  # fast text fallback
+        else:
+            assert r["text"] != src["text"]  # careful text from the re-read record
+            if src["url"].endswith("/math.html"):
+                assert "E = mc^2" in r["text"] and r["formulas"] >= 2
     assert m["totals"]["tokens"] == sum(r["token_count"] for r in rows) == stats["tokens"]
     assert not run.sub("_export_tmp").exists()
 
