@@ -22,9 +22,12 @@ def get_spark(cfg: SparkConfig, app_name: str | None = None):
     # mathmine's progress lines are what the user sees.
     os.environ.setdefault("SPARK_CONF_DIR", str(Path(__file__).with_name("spark_conf")))
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder
+    if cfg.master:
+        # '' leaves the master to spark-submit (EMR/Dataproc Serverless set their own)
+        builder = builder.master(cfg.master)
     builder = (
-        SparkSession.builder.master(cfg.master)
-        .appName(app_name or cfg.app_name)
+        builder.appName(app_name or cfg.app_name)
         .config("spark.driver.memory", cfg.driver_memory)
         .config("spark.executor.memory", cfg.executor_memory)
         .config("spark.ui.showConsoleProgress", "false")
