@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 from pipeline import records as R
 from pipeline.config import Config
+from pipeline.langid import MAX_CHARS as LANGID_CHARS
 from pipeline.records import Dropped, RawRecord, StageStats, doc_id
 
 # Math spans are removed before language id: lid.176 reads TeX as noise and lowers the
@@ -64,7 +65,8 @@ def process_record(
     text = ext.text
     if len(text) < ecfg.min_text_chars:
         return Dropped(R.EMPTY_TEXT, rec.url, rec.warc_offset, f"{len(text)} chars")
-    lang, lang_score = detect_language(_MATH_SPAN.sub(" ", text))
+    # langid reads the first MAX_CHARS of prose; strip math from a bounded head only
+    lang, lang_score = detect_language(_MATH_SPAN.sub(" ", text[: 4 * LANGID_CHARS]))
     lap("langid")
     if ecfg.langs and (lang not in ecfg.langs or lang_score < ecfg.min_lang_score):
         return Dropped(R.LANG, rec.url, rec.warc_offset, f"{lang}:{lang_score:.2f}")
