@@ -264,8 +264,8 @@ class EmrSubmitter:
         """Every request of this submission, in the order it is made."""
         reqs = self.upload_requests()
         if self.opts.serverless:
-            return reqs + self.serverless_requests()
-        if self.opts.cluster_id:
+            reqs += self.serverless_requests()
+        elif self.opts.cluster_id:
             reqs.append(
                 {
                     "service": "emr",
@@ -281,7 +281,18 @@ class EmrSubmitter:
                     "parameters": self.run_job_flow_request(),
                 }
             )
-        return reqs
+        region = self.region()
+        return [{**r, "region": region} for r in reqs]
+
+    def region(self) -> str:
+        import os
+
+        return (
+            self.opts.region
+            or os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION")
+            or "us-east-1"  # Common Crawl's region: reading it from there is free
+        )
 
     # --- making them -----------------------------------------------------------------------
     def submit(self, session=None) -> dict[str, Any]:
@@ -290,8 +301,8 @@ class EmrSubmitter:
 
         from infra.storage import s3_endpoint
 
-        session = session or boto3.session.Session(region_name=self.opts.region)
-        region = self.opts.region or session.region_name or "us-east-1"
+        region = self.region()
+        session = session or boto3.session.Session(region_name=region)
         endpoint = s3_endpoint(self.config.io)
         s3 = session.client("s3", region_name=region, endpoint_url=endpoint)
         result: dict[str, Any] = {"out": self.out, "logs": self.log_uri, "staging": self.staging}

@@ -301,10 +301,23 @@ def test_emr_dry_run_request_is_valid_for_botocore(capsys):
     from botocore.validate import ParamValidator
 
     rc, stdout, _ = _run(
-        ["submit", "emr", "--input", LISTING, "--out", f"s3://{BUCKET}/v", "--dry-run"], capsys
+        [
+            "submit",
+            "emr",
+            "--input",
+            LISTING,
+            "--out",
+            f"s3://{BUCKET}/v",
+            "--dry-run",
+            "--region",
+            "eu-west-1",
+        ],
+        capsys,
     )
     assert rc == 0
-    req = json.loads(stdout)[-1]
+    reqs = json.loads(stdout)
+    assert {r["region"] for r in reqs} == {"eu-west-1"}
+    req = reqs[-1]
     model = get_session().get_service_model("emr").operation_model("RunJobFlow")
     report = ParamValidator().validate(req["parameters"], model.input_shape)
     assert not report.has_errors(), report.generate_report()
