@@ -96,6 +96,12 @@ def _check_exclusive(args) -> None:
     existing = getattr(args, "cluster_id", None) or getattr(args, "cluster", None)
     if existing and args.serverless:
         raise UserError("pass either an existing cluster or --serverless, not both")
+    local = [u for u in args.input if "://" not in u]
+    if local:
+        raise UserError(
+            f"input {local[0]!r} is a local path, which cluster nodes cannot read; upload it "
+            "(s3:// or gs://) or pass a Common Crawl listing or https:// URI"
+        )
 
 
 def main(args) -> int:

@@ -344,6 +344,11 @@ def test_serverless_without_archive_is_a_user_error(capsys):
         ["submit", "emr", "--input", LISTING, "--out", "gs://b/x", "--dry-run"], capsys
     )
     assert rc == 2 and "s3://BUCKET/PREFIX" in stderr
+    rc, _, stderr = _run(
+        ["submit", "emr", "--input", "sample/sample.warc.gz", "--out", "s3://b/x", "--dry-run"],
+        capsys,
+    )
+    assert rc == 2 and "local path" in stderr
 
 
 def test_config_with_a_credential_is_refused_not_uploaded(capsys, tmp_path):
