@@ -17,6 +17,8 @@ LABEL_OTHER = "__label__other"
 # one loaded model per (process, path): executors load once and reuse across partitions/tasks
 _MODELS: dict[str, object] = {}
 _LOCK = threading.Lock()
+# (lrUpdateRate, bucket multiplier) per attempt; fastText's defaults first
+_ATTEMPTS = ((100, 1), (97, 1), (131, 1), (100, 2), (97, 2), (100, 4))
 
 
 def train_classifier(pos_texts: Iterable, neg_texts: Iterable, cfg, out_path) -> str:
@@ -51,28 +53,29 @@ def train_classifier(pos_texts: Iterable, neg_texts: Iterable, cfg, out_path) ->
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
-        lr = cfg.lr
-        for attempt in range(4):
+        for attempt, (update_rate, bucket_mult) in enumerate(_ATTEMPTS):
             try:
                 model = fasttext.train_supervised(
                     input=tmp,
                     dim=cfg.dim,
-                    lr=lr,
+                    lr=cfg.lr,
                     wordNgrams=cfg.word_ngrams,
                     minCount=cfg.min_count,
                     epoch=cfg.epoch,
                     thread=threads,
-                    bucket=getattr(cfg, "bucket", 2_000_000),
-                    seed=getattr(cfg, "seed", 0),
+                    bucket=getattr(cfg, "bucket", 2_000_000) * bucket_mult,
+                    seed=getattr(cfg, "seed", 0) + attempt,
+                    lrUpdateRate=update_rate,
                     verbose=0,
                 )
                 break
             except RuntimeError as e:
-                # fastText diverges ("Encountered NaN") on some dim/bucket/lr mixes with long
-                # lines; a smaller learning rate converges, so retry rather than fail the run
-                if "NaN" not in str(e) or attempt == 3:
+                # fastText stops with "Encountered NaN" on some small training files even at
+                # lr 0.01 with one thread (measured here: depends on the file, the update
+                # schedule and the hash bucket count, not on the learning rate), so retry with
+                # a shifted update schedule, then with more buckets
+                if "NaN" not in str(e) or attempt == len(_ATTEMPTS) - 1:
                     raise
-                lr /= 2
     finally:
         os.unlink(tmp)
     part = out_path.with_name(f".{out_path.name}.part")

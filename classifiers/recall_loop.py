@@ -186,7 +186,9 @@ def run_loop(
     for it in range(1, n_iter + 1):
         out = models_dir / f"iter={it}"
         out.mkdir(parents=True, exist_ok=True)
-        positives = (seeds + extra_pos)[: cfg.max_positives]
+        # path-derived positives first: a max_positives cap must not cut what the loop learned
+        positives = (extra_pos + seeds)[: cfg.max_positives]
+        n_path_pos = min(len(extra_pos), len(positives))
         skip_math = getattr(cfg, "negatives_skip_math", True)
         crawl_neg = corpus.sample_negatives(
             cfg.max_negatives, extra_ids, skip_math, it - 1, cfg.seed + it
@@ -257,8 +259,8 @@ def run_loop(
             "new_positives": len(new_pos),
             "train": {
                 "positives": len(positives),
-                "seed_positives": min(len(seeds), len(positives)),
-                "path_positives": max(0, len(positives) - len(seeds)),
+                "seed_positives": len(positives) - n_path_pos,
+                "path_positives": n_path_pos,
                 "negatives": len(negatives),
                 "crawl_negatives": len(crawl_neg),
                 "bundled_negatives": len(negatives) - len(crawl_neg),

@@ -1,0 +1,118 @@
+"""The recall loop end to end on a small Spark docs table of real texts (2 iterations)."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.recall_helpers import FAST, PLANTED, build_recall_run
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture(scope="module")
+def recall_run(spark, tmp_path_factory):
+    return build_recall_run(spark, tmp_path_factory.getbasetemp())
+
+
+def test_each_iteration_writes_model_metrics_paths_and_scores(recall_run):
+    docs = pq.read_table(recall_run / "docs").to_pandas()
+    for it in (1, 2):
+        m = recall_run / "models" / f"iter={it}"
+        assert (m / "model.bin").stat().st_size > 1_000_000
+        metrics = json.loads((m / "metrics.json").read_text())
+        for key in (
+            "threshold",
+            "heldout",
+            "pages_selected",
+            "tokens_selected",
+            "new_pages_vs_previous",
+            "math_domains",
+            "paths_accepted",
+            "train",
+            "train_seconds",
+            "score_seconds",
+        ):
+            assert key in metrics, key
+        assert set(metrics["heldout"]) >= {"recall", "precision", "pr_auc"}
+        assert (m / "url_paths.tsv").read_text().startswith("domain\tpath_prefix\tpages")
+        ho = pq.read_table(m / "heldout_scores.parquet").to_pandas()
+        assert set(ho["label"]) == {0, 1} and ho["score"].between(0, 1).all()
+        # scores are their own table: id + score for every doc, docs untouched
+        scores = pq.read_table(recall_run / "scores" / f"iter={it}").to_pandas()
+        assert list(scores.columns) == ["id", "score"]
+        assert sorted(scores["id"]) == sorted(docs["id"])
+        selected = int((scores["score"] >= metrics["threshold"]).sum())
+        assert metrics["pages_selected"] == selected
+        assert metrics["docs_scored"] == len(docs)
+    assert "score" not in docs.columns
+
+
+def test_classifier_separates_the_crawl(recall_run):
+    docs = pq.read_table(recall_run / "docs").to_pandas()
+    scores = pq.read_table(recall_run / "scores" / "iter=1").to_pandas().merge(docs, on="id")
+    math = scores[
+        scores.url.str.contains("planetmath|mathoverflow|columbia|openstax|cp-alg")
+        & ~scores.url.str.contains("misfiled")
+    ]
+    other = scores[~scores.id.isin(math.id) & ~scores.url.str.contains("misfiled")]
+    assert len(math) >= 30 and len(other) >= 30
+    assert (math.score >= 0.5).mean() >= 0.9
+    assert (other.score < 0.5).mean() >= 0.9
+
+
+def test_unselected_pages_under_accepted_paths_become_positives(recall_run):
+    m1 = json.loads((recall_run / "models" / "iter=1" / "metrics.json").read_text())
+    m2 = json.loads((recall_run / "models" / "iter=2" / "metrics.json").read_text())
+    assert "planetmath.org" in [d["domain"] for d in m1["math_domains"]]
+    assert m1["paths_accepted"] == ["planetmath.org/"]  # the reviewed file replaces the rule
+    paths = (recall_run / "models" / "iter=1" / "url_paths.tsv").read_text().splitlines()
+    accepted = [line.split("\t")[1] for line in paths[1:] if line.endswith("\tyes")]
+    assert accepted == ["planetmath.org/"]
+    # the planted non-math pages score low, so they are exactly the unselected pages there
+    docs = pq.read_table(recall_run / "docs").to_pandas()
+    s1 = pq.read_table(recall_run / "scores" / "iter=1").to_pandas().merge(docs, on="id")
+    under = s1[s1.url.str.startswith("https://planetmath.org/")]
+    unselected = int((under.score < m1["threshold"]).sum())
+    assert unselected >= PLANTED - 1
+    assert m1["new_positives"] == unselected
+    # positives are capped (max_positives=700): path positives go first, seeds fill the rest
+    assert m1["train"]["path_positives"] == 0
+    assert m2["train"]["path_positives"] == unselected
+    assert m2["train"]["positives"] == min(700, m1["train"]["positives"] + unselected)
+    assert m2["new_positives"] == 0  # already positives: not counted again
+
+
+def test_selected_table_and_stats(recall_run):
+    stats = json.loads((recall_run / "stats.json").read_text())["recall"]
+    assert stats["records_read"] == stats["kept"] + sum(stats["dropped"].values())
+    sel = pq.read_table(recall_run / "selected").to_pandas()
+    assert list(sel.columns) == ["id", "math_score"]
+    assert len(sel) == stats["kept"]
+    m2 = json.loads((recall_run / "models" / "iter=2" / "metrics.json").read_text())
+    assert stats["kept"] == m2["pages_selected"]
+    assert (sel.math_score >= m2["threshold"]).all()
+    assert [h["iteration"] for h in stats["heldout"]] == [1, 2]
+
+
+def test_score_command_writes_a_separate_table(recall_run, tmp_path):
+    from jobs.cli import main
+
+    model = recall_run / "models" / "iter=1" / "model.bin"
+    out = tmp_path / "scores_cli"
+    args = ["score", "--run", str(recall_run), "--model", str(model), "--out", str(out)]
+    for s in FAST:
+        args += ["--set", s]
+    assert main(args + ["--set", "spark.master=local[2]"]) == 0
+    mine = pq.read_table(out).to_pandas().set_index("id")["score"]
+    loop = pq.read_table(recall_run / "scores" / "iter=1").to_pandas().set_index("id")["score"]
+    assert mine.sort_index().round(5).equals(loop.sort_index().round(5))
+
+
+def test_score_command_rejects_missing_model(recall_run, capsys):
+    from jobs.cli import main
+
+    assert main(["score", "--run", str(recall_run), "--model", "/nonexistent/model.bin"]) == 2
+    assert "does not exist" in capsys.readouterr().err
