@@ -122,6 +122,7 @@ class MathResult:
     placeholders: dict[str, str] = field(default_factory=dict)
     protect: bool = False
     block_tag: str = "div"
+    asciimath: bool = False  # the page loads AsciiMath: `...` in its text is math
 
     def emit(self, tex: str, display: bool) -> str:
         """The text that goes into the DOM for one formula (itself, or a placeholder)."""
@@ -140,10 +141,10 @@ def restore_placeholders(text: str, placeholders: dict[str, str]) -> str:
     """Put the LaTeX back where :func:`rewrite_math` (protect=True) left placeholder words."""
     if not placeholders:
         return text
-    return _PLACEHOLDER.sub(lambda m: placeholders.get(m.group(0), m.group(0)), text)
+    return PLACEHOLDER.sub(lambda m: placeholders.get(m.group(0), m.group(0)), text)
 
 
-_PLACEHOLDER = re.compile(r"xmathmine\d+x")
+PLACEHOLDER = re.compile(r"xmathmine\d+x")
 
 
 def count_formulas(text: str) -> int:
@@ -314,6 +315,19 @@ def _rewrite_custom_delims(
     return n_found
 
 
+def uses_asciimath(html: str) -> bool:
+    """Whether the page loads MathJax's AsciiMath input (then `...` in its text is math)."""
+    return "AM_" in html or "sciimath" in html or "sciiMath" in html
+
+
+_ASCIIMATH_SPAN = re.compile(r"`[^`\n]{1,500}`")
+
+
+def count_asciimath(text: str) -> int:
+    """Backtick-delimited AsciiMath formulas in text (only meaningful on AsciiMath pages)."""
+    return len(_ASCIIMATH_SPAN.findall(text))
+
+
 def _protect_raw_tex(tree: HTMLTree, res: MathResult) -> None:
     """Replace TeX already written in text nodes ($..$, \\(..\\), ...) by placeholders."""
     body = tree.body
@@ -324,8 +338,12 @@ def _protect_raw_tex(tree: HTMLTree, res: MathResult) -> None:
         node = stack.pop()
         if node.type == NodeType.TEXT:
             t = node.text
+            new = t
             if ("$" in t or "\\" in t) and _FORMULA.search(t):
-                new = _FORMULA.sub(lambda m: res.placeholder(m.group(0)), t)
+                new = _FORMULA.sub(lambda m: res.placeholder(m.group(0)), new)
+            if res.asciimath and "`" in new:
+                new = _ASCIIMATH_SPAN.sub(lambda m: res.placeholder(m.group(0)), new)
+            if new != t:
                 node.parent.replace_child(tree.create_text_node(new), node)
             continue
         if node.type == NodeType.ELEMENT and node.tag in ("script", "style", "textarea"):
@@ -345,6 +363,7 @@ def rewrite_math(
     into ``a\\_1``); :func:`restore_placeholders` puts the LaTeX back afterwards.
     """
     res = MathResult(protect=protect, block_tag="p" if protect else "div")
+    res.asciimath = uses_asciimath(html)
     _rewrite_markup(tree, html, deadline, res)
     if protect and not res.timed_out:
         # after the markup pass: its placeholders carry no '$', so only the page's own raw TeX
@@ -389,7 +408,7 @@ def _rewrite_markup(tree: HTMLTree, html: str, deadline: float, res: MathResult)
                 parent.replace_child(
                     tree.create_text_node(res.placeholder(txt) if protect else txt), node
                 )
-                res.formulas += 1
+                # counted on the output text (count_asciimath), like AsciiMath written inline
             elif typ.startswith("math/mml"):
                 res.kinds.add("mathml")
                 frag = HTMLTree.parse(src)
@@ -431,6 +450,13 @@ def _rewrite_markup(tree: HTMLTree, html: str, deadline: float, res: MathResult)
             _replace(tree, node, tex, disp, res)
             res.formulas += 1
             continue
+        # before .katex: the plugin's display spans also carry the katex-display class
+        if "wp-katex-eq" in cls:
+            res.kinds.add("katex")
+            disp = (node.getattr("data-display") or "").lower() == "true"
+            _replace(tree, node, node.text, disp, res)
+            res.formulas += 1
+            continue
         if "katex-display" in cls or "katex" in cls:
             ann = node.query_selector('annotation[encoding="application/x-tex"]')
             if ann is None:
@@ -463,12 +489,6 @@ def _rewrite_markup(tree: HTMLTree, html: str, deadline: float, res: MathResult)
             res.kinds.add("mathml")
             tex, disp = _math_tex(node)
             _replace(tree, node, tex, disp, res)
-            res.formulas += 1
-            continue
-        if "wp-katex-eq" in cls:
-            res.kinds.add("katex")
-            disp = (node.getattr("data-display") or "").lower() == "true"
-            _replace(tree, node, node.text, disp, res)
             res.formulas += 1
             continue
         if "math-container" in cls:

@@ -1,0 +1,216 @@
+"""Real math pages (and small per-kind snippets) through both extraction paths.
+
+Expected formulas come from the page *source* by a regex oracle that shares no code with the
+extractor (MathJax script text, KaTeX/MathML TeX annotations, MathML alttext, raw TeX in the
+text, TeX image URLs), or from the manifest where the source carries no TeX at all. Each path
+must recover >= 95% of them verbatim (whitespace-insensitive), never escape them and never
+repeat them next to their rendered glyphs.
+
+The helpers here are also used by ``benchmarks/bench_extract.py`` (formula recall per kind).
+"""
+
+from __future__ import annotations
+
+import gzip
+import html as htmllib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote_plus
+
+import pytest
+
+from pipeline.charset import decode_html
+from pipeline.html_text import Extraction, extract_text
+
+FIXTURES = Path(__file__).parent / "data" / "html"
+
+
+@dataclass
+class FixturePage:
+    file: str
+    kind: str
+    url: str = ""
+    min_formulas: int = 0
+    expected: list[str] = field(default_factory=list)
+
+    @property
+    def path(self) -> Path:
+        return FIXTURES / self.file
+
+    def html(self) -> str:
+        data = self.path.read_bytes()
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        return decode_html(data)[0]
+
+
+def fixture_pages() -> list[FixturePage]:
+    manifest = json.loads((FIXTURES / "manifest.json").read_text())
+    return [FixturePage(**p) for p in manifest["pages"]]
+
+
+_SCRIPT_TEX = re.compile(r"<script[^>]*type=\"math/tex[^\"]*\"[^>]*>(.*?)</script>", re.S | re.I)
+_MATH_EL = re.compile(r"<math\b([^>]*)>(.*?)</math>", re.S | re.I)
+_ANNOT = re.compile(r"<annotation[^>]*encoding=\"application/x-tex\"[^>]*>(.*?)</annotation>", re.S)
+_ALTTEXT = re.compile(r"\balttext=\"([^\"]*)\"")
+_SKIP = re.compile(r"<(script|style)\b.*?</\1>", re.S | re.I)
+_RAW = re.compile(r"\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
+_CONTAINER = re.compile(r"<span class=\"math-container\">(.*?)</span>", re.S)
+_DOLLARS = re.compile(r"^\$\$?(.*?)\$\$?$", re.S)
+
+
+def _strip_displaystyle(tex: str) -> str:
+    tex = tex.strip()
+    m = re.match(r"^\{\\displaystyle\s*(.*)\}$", tex, re.S)
+    return m.group(1).strip() if m else tex
+
+
+def oracle_formulas(source: str) -> list[str]:
+    """TeX of every formula the page source carries, found by regexes on the raw HTML."""
+    out = [htmllib.unescape(m) for m in _SCRIPT_TEX.findall(source)]
+    for attrs, body in _MATH_EL.findall(source):
+        ann = _ANNOT.search(body)
+        alt = _ALTTEXT.search(attrs)
+        if ann:
+            out.append(_strip_displaystyle(htmllib.unescape(ann.group(1))))
+        elif alt:
+            out.append(_strip_displaystyle(htmllib.unescape(alt.group(1))))
+    text = _SKIP.sub(" ", source)
+    for m in _RAW.finditer(text):
+        out.append(htmllib.unescape(m.group(0)))  # raw TeX is kept with its delimiters
+    for m in _CONTAINER.finditer(source):
+        out.append(htmllib.unescape(_DOLLARS.sub(r"\1", m.group(1).strip())))
+    for m in re.finditer(r"latex\.php\?latex=([^&\"]*)", source):
+        out.append(unquote_plus(htmllib.unescape(m.group(1))))
+    return [f for f in out if f.strip()]
+
+
+def expected_formulas(page: FixturePage, source: str) -> list[str]:
+    return list(page.expected) if page.expected else oracle_formulas(source)
+
+
+def _squash(s: str) -> str:
+    return re.sub(r"\s+", "", s)
+
+
+def recall_of(want: list[str], text: str) -> tuple[int, int]:
+    """(found, total): formulas of ``want`` present verbatim in ``text``, ignoring whitespace."""
+    flat = _squash(text)
+    return sum(1 for f in want if _squash(f) in flat), len(want)
+
+
+PAGES = fixture_pages()
+
+
+def _extract(page: FixturePage, mode: str) -> Extraction:
+    res = extract_text(page.html(), url=page.url, mode=mode)
+    assert isinstance(res, Extraction), f"{page.file} ({mode}) was dropped: {res}"
+    return res
+
+
+@pytest.fixture(scope="module")
+def extractions() -> dict[tuple[str, str], Extraction]:
+    return {(p.file, m): _extract(p, m) for p in PAGES for m in ("fast", "careful")}
+
+
+def test_manifest_lists_every_fixture_file():
+    listed = {p.file for p in PAGES}
+    on_disk = {
+        str(f.relative_to(FIXTURES))
+        for f in FIXTURES.rglob("*")
+        if f.is_file() and f.name.endswith((".html", ".html.gz"))
+    }
+    assert listed == on_disk
+
+
+@pytest.mark.parametrize("mode", ["fast", "careful"])
+@pytest.mark.parametrize("page", PAGES, ids=[p.file for p in PAGES])
+def test_formulas_recovered_verbatim(page, mode, extractions):
+    want = expected_formulas(page, page.html())
+    if not page.expected:
+        assert len(want) >= page.min_formulas, "oracle found fewer formulas than the page has"
+    text = extractions[(page.file, mode)].text
+    found, total = recall_of(want, text)
+    if total == 0:
+        assert extractions[(page.file, mode)].formulas == 0  # no invented formulas
+        return
+    missing = [f for f in want if _squash(f) not in _squash(text)]
+    assert found / total >= 0.95, f"{found}/{total} recovered; missing e.g. {missing[:3]}"
+
+
+@pytest.mark.parametrize("mode", ["fast", "careful"])
+@pytest.mark.parametrize("page", PAGES, ids=[p.file for p in PAGES])
+def test_tex_never_escaped(page, mode, extractions):
+    text = extractions[(page.file, mode)].text
+    source = page.html()
+    assert "\\\\(" not in text and "\\\\[" not in text
+    for f in expected_formulas(page, source):
+        core = _DOLLARS.sub(r"\1", f)
+        if "_" in core and "\\_" not in core:
+            assert _squash(core.replace("_", "\\_")) not in _squash(text), f
+        if "*" in core and "\\*" not in core:
+            assert _squash(core.replace("*", "\\*")) not in _squash(text), f
+        assert "&lt;" not in text or "&lt;" in source
+
+
+@pytest.mark.parametrize("mode", ["fast", "careful"])
+@pytest.mark.parametrize("page", PAGES, ids=[p.file for p in PAGES])
+def test_formula_count_matches_and_no_duplicates(page, mode, extractions):
+    """Each formula appears once: the rendered copy (glyphs, fallback image alt) is gone."""
+    ext = extractions[(page.file, mode)]
+    want = expected_formulas(page, page.html())
+    if page.kind == "none":
+        assert ext.formulas == 0 and ext.math_markup == []
+        return
+    assert ext.formulas >= 0.95 * max(len(want), page.min_formulas)
+    assert ext.math_markup, "the markup kind must be reported"
+    if page.file.startswith("snippets/"):
+        # snippets: every formula is distinct, so exact counts are meaningful
+        assert ext.formulas == len(want), (ext.formulas, want)
+        flat = _squash(ext.text)
+        for f in want:
+            delimited = f if f[0] in "$\\`" else f"${f}$"
+            assert flat.count(_squash(delimited)) == 1, f
+
+
+def test_rendered_glyph_soup_is_dropped(extractions):
+    # MathJax v2 renders "n∈N" as spans next to the script; KaTeX renders "eiπ+1=0"
+    fast = extractions[("snippets/mathjax_v2.html", "fast")].text
+    assert "∈" not in fast and "∑" not in fast
+    katex = extractions[("snippets/katex.html", "careful")].text
+    assert "π" not in katex and "cos x" not in katex.replace("\\cos x", "")
+    # MathJax v3 CHTML: <mjx-c> glyph elements carry no text, the MathML has ∑ and ±
+    v3 = extractions[("readability_mathjax.html.gz", "fast")].text
+    assert "±" not in v3 and "∑" not in v3
+
+
+def test_display_math_is_its_own_block(extractions):
+    for mode in ("fast", "careful"):
+        text = extractions[("snippets/mathjax_v2.html", mode)].text
+        line = next(ln for ln in text.splitlines() if "\\sum" in ln)
+        assert line.strip() == "$$\\sum_{i=1}^{n} i = \\frac{n(n+1)}{2}$$"
+
+
+def test_markup_kinds_reported(extractions):
+    kinds = {
+        "snippets/katex.html": "katex",
+        "snippets/mathjax_v2.html": "mathjax",
+        "snippets/tex_img.html": "tex_img",
+        "snippets/stackexchange.html": "math_container",
+        "snippets/asciimath.html": "asciimath",
+        "snippets/custom_delims.html": "mathjax_config",
+        "readability_wikipedia-3.html.gz": "mathml",
+        "dolma_science_math.html": "raw_tex",
+    }
+    for f, k in kinds.items():
+        assert k in extractions[(f, "fast")].math_markup, f
+
+
+def test_careful_keeps_structure_readable(extractions):
+    text = extractions[("readability_wikipedia-3.html.gz", "careful")].text
+    assert "# Hermitian matrix" in text or "Hermitian matrix" in text.splitlines()[0]
+    assert re.search(r"^## ", text, re.M), "section headings kept as Markdown"
+    fast = extractions[("readability_wikipedia-3.html.gz", "fast")].text
+    assert "Jump to navigation" in fast and "Jump to navigation" not in text  # boilerplate gone
