@@ -29,6 +29,7 @@ import numpy as np
 # Odd 64-bit multiplier for the polynomial n-gram hash (a splitmix64 constant); arithmetic
 # wraps modulo 2**64 in numpy uint64.
 _MULT = np.uint64(0x9E3779B97F4A7C15)
+_SHIFT = np.uint64(29)
 _PUNCT = re.compile(r"[\W_]+", re.UNICODE)
 # GSM8K answers carry calculator annotations (``<<16-3-4=9>>``) that no web copy has.
 _CALC_ANNOTATION = re.compile(r"<<[^<>]{0,200}>>")
@@ -53,18 +54,14 @@ def tokenize(text: str, norm: NormalizeConfig = NormalizeConfig()) -> list[str]:
 
 
 def _token_hashes(tokens: list[str]) -> np.ndarray:
-    cache: dict[str, int] = {}
-    out = np.empty(len(tokens), dtype=np.uint64)
-    for i, t in enumerate(tokens):
-        h = cache.get(t)
-        if h is None:
-            h = int.from_bytes(
-                hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
-                "little",
-            )
-            cache[t] = h
-        out[i] = h
-    return out
+    # hash each distinct token once (pages repeat their words), then map in one list pass
+    hmap = {
+        t: int.from_bytes(
+            hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little"
+        )
+        for t in set(tokens)
+    }
+    return np.array([hmap[t] for t in tokens], dtype=np.uint64)
 
 
 def ngram_hashes(token_hashes: np.ndarray, k: int) -> np.ndarray:
@@ -72,11 +69,11 @@ def ngram_hashes(token_hashes: np.ndarray, k: int) -> np.ndarray:
     m = len(token_hashes) - k + 1
     if m <= 0 or k <= 0:
         return np.empty(0, dtype=np.uint64)
+    # array (not scalar) uint64 arithmetic wraps silently modulo 2**64
     acc = np.full(m, np.uint64(k), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for j in range(k):
-            acc = acc * _MULT + token_hashes[j : j + m]
-            acc ^= acc >> np.uint64(29)
+    for j in range(k):
+        acc = acc * _MULT + token_hashes[j : j + m]
+        acc ^= acc >> _SHIFT
     return acc
 
 
