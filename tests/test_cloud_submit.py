@@ -444,3 +444,63 @@ def test_scrub_masks_signed_urls_and_keys(monkeypatch):
     for s in ("deadbeef", "AKIAABCDEFGHIJKLMNOP", "abcdEFGHijklMNOP1234", "whatever"):
         assert s not in text
     assert got["keep"] == "s3://bucket/crawl-data/x.warc.gz"
+
+
+def test_wait_steps_stops_at_the_first_failure_and_reports_each_change():
+    """Polling logic against botocore's own Stubber (responses validated by the EMR model)."""
+    import datetime
+
+    import boto3
+    from botocore.stub import Stubber
+
+    from infra.emr import EmrOptions, EmrSubmitter
+    from infra.packaging import Artifacts
+    from pipeline.config import load_config
+
+    emr = boto3.client(
+        "emr", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
+    )
+    stub = Stubber(emr)
+    now = datetime.datetime(2024, 1, 1)
+
+    def step(sid, name, state):
+        return {
+            "Step": {
+                "Id": sid,
+                "Name": name,
+                "Status": {"State": state, "Timeline": {"CreationDateTime": now}},
+            }
+        }
+
+    seq = [
+        ("RUNNING", "PENDING"),
+        ("RUNNING", "PENDING"),
+        ("COMPLETED", "RUNNING"),
+        ("COMPLETED", "FAILED"),
+    ]
+    for a, b in seq:
+        stub.add_response(
+            "describe_step",
+            step("s-1", "mathmine extract", a),
+            {"ClusterId": "j-1", "StepId": "s-1"},
+        )
+        stub.add_response(
+            "describe_step", step("s-2", "mathmine clean", b), {"ClusterId": "j-1", "StepId": "s-2"}
+        )
+    lines: list[str] = []
+    art = Artifacts(*(Path("x") for _ in range(5)))
+    sub = EmrSubmitter(
+        load_config(), EmrOptions(inputs=[], out="s3://b/p", poll_s=0.0), art, say=lines.append
+    )
+    with stub:
+        states = sub.wait_steps(emr, "j-1", ["s-1", "s-2"])
+    stub.assert_no_pending_responses()
+    assert states == {"s-1": "COMPLETED", "s-2": "FAILED"}
+    changes = [ln.split(" (")[0] for ln in lines]
+    assert changes == [
+        "[emr] mathmine extract: RUNNING",
+        "[emr] mathmine clean: PENDING",
+        "[emr] mathmine extract: COMPLETED",
+        "[emr] mathmine clean: RUNNING",
+        "[emr] mathmine clean: FAILED",
+    ]
