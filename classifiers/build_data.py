@@ -230,11 +230,13 @@ def build(root: Path, out: Path, gsm8k_limit: int = 800) -> dict:
         _rows_gsm8k(root, gsm8k_limit),
     ]
     counts: dict[tuple[str, bool], int] = {}
+    seen: set[str] = set()  # identical texts from different files (test fixtures repeat pages)
     for gen in math_sources:
         for key, row in gen:
             row["text"] = _truncate(row["text"])
-            if len(row["text"].split()) < 30:
+            if len(row["text"].split()) < 30 or row["text"] in seen:
                 continue
+            seen.add(row["text"])
             held = _held_out(key)
             slot = (row["source"], held)
             if counts.get(slot, 0) >= (HELDOUT_MATH_CAP if held else SEED_CAP.get(slot[0], 10**9)):
@@ -254,8 +256,9 @@ def build(root: Path, out: Path, gsm8k_limit: int = 800) -> dict:
     for gen in (_rows_nonmath(root), _rows_news(root)):
         for key, row in gen:
             row["text"] = _truncate(row["text"])
-            if len(row["text"].split()) < 30:
+            if len(row["text"].split()) < 30 or row["text"] in seen:
                 continue
+            seen.add(row["text"])
             (heldout if _held_out(key) else negatives).append({**row, "label": 0})
     out.mkdir(parents=True, exist_ok=True)
     _write(out / "seeds.jsonl.gz", [{k: r[k] for k in ("text", "url", "source")} for r in seeds])
