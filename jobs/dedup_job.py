@@ -381,12 +381,18 @@ def add_arguments(p) -> None:
 
 
 def format_plan(cfg: DedupConfig) -> str:
-    from pipeline.minhash import bands_rows, s_curve
+    from pipeline.minhash import bands_rows, lsh_fn_weight, s_curve
 
     bands, rows = bands_rows(cfg)
+    chosen = (
+        "set in the config"
+        if cfg.bands and cfg.rows
+        else (f"chosen for false-negative weight {lsh_fn_weight(cfg)}")
+    )
     lines = [
-        f"num_perm={cfg.num_perm} threshold={cfg.threshold} shingles={cfg.shingle_size}-word",
-        f"bands x rows = {bands} x {rows} ({bands * rows} of {cfg.num_perm} values used)",
+        f"num_perm={cfg.num_perm} threshold={cfg.threshold} shingles={cfg.shingle_size}-word "
+        f"verify_jaccard={cfg.verify_jaccard}",
+        f"bands x rows = {bands} x {rows} ({bands * rows} of {cfg.num_perm} values used, {chosen})",
         "P(candidate) = 1 - (1 - J^rows)^bands:",
     ]
     lines += [f"  J={j:.2f}  P={p:.4f}" for j, p in s_curve(bands, rows)]

@@ -89,7 +89,7 @@ def test_every_doc_has_one_row_and_report_reconciles(scenario):
     )
     assert report["kept"] + removed == len(got)
     assert report["kept"] == sum(keep for _, keep, _ in got.values())
-    assert (report["bands"], report["rows"]) == (9, 13)
+    assert (report["bands"], report["rows"]) == (14, 9)
 
 
 def test_exact_url_newest_capture_wins(scenario):
