@@ -28,19 +28,22 @@ def get_spark(cfg: SparkConfig, app_name: str | None = None):
         builder = builder.master(cfg.master)
     builder = (
         builder.appName(app_name or cfg.app_name)
-        .config("spark.driver.memory", cfg.driver_memory)
-        .config("spark.executor.memory", cfg.executor_memory)
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.python.worker.reuse", "true")
-        .config("spark.sql.shuffle.partitions", "8")
     )
     if cfg.master.startswith("local"):
-        # local mode needs no network beyond loopback (tests block everything else)
-        builder = builder.config("spark.driver.bindAddress", "127.0.0.1").config(
-            "spark.driver.host", "127.0.0.1"
+        # One machine: memory and shuffle width from the config; loopback only (tests block
+        # everything else). On a cluster these are the cluster's own tuning, left alone
+        # unless spark.conf in the config sets them.
+        builder = (
+            builder.config("spark.driver.memory", cfg.driver_memory)
+            .config("spark.executor.memory", cfg.executor_memory)
+            .config("spark.sql.shuffle.partitions", "8")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.driver.host", "127.0.0.1")
         )
     for k, v in cfg.conf.items():
         builder = builder.config(k, v)

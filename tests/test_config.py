@@ -68,3 +68,6 @@ def test_redact_hides_secret_looking_values():
     r = redact(d)
     assert r["io"]["aws_secret_access_key"] == "***" and r["token"] == "***"
     assert r["io"]["s3_endpoint_url"] == "http://x"
+    # settings that merely mention tokens are not secrets
+    kept = {"token_budget": 5, "tokenizer": "t.json", "aws_session_token": "s"}
+    assert redact(kept) == {"token_budget": 5, "tokenizer": "t.json", "aws_session_token": "***"}
