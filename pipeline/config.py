@@ -304,7 +304,7 @@ def defaults_yaml() -> dict[str, Any]:
 # Keys whose values are secrets. Whole-word 'token' only: token_budget and tokenizer are not.
 _SECRET_KEY = re.compile(
     r"(secret|password|passwd|credential|access[._-]?key|private[._-]?key|signature"
-    r"|(^|[._-])token($|[._-]))",
+    r"|(^|[._-])token$)",
     re.I,
 )
 
