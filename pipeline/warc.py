@@ -257,6 +257,8 @@ def _convert_response(rec, headers, url, warc_path, config) -> RawRecord | Dropp
         return Dropped(BAD_RECORD, url, offset, str(e))
     if mime not in HTML_MIME_TYPES and not sniff_html(body):
         return Dropped(NOT_HTML, url, offset, mime or "unknown, not sniffed as HTML")
+    if looks_binary(body):
+        return Dropped(NOT_HTML, url, offset, f"binary bytes served as {mime or 'unknown'}")
 
     digest = (headers.get("WARC-Payload-Digest", "") or "").strip()
     if not digest:
@@ -332,6 +334,29 @@ def sniff_html(body: bytes) -> bool:
     return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or (
         b"<html" in head or b"<body" in head or b"<title" in head
     )
+
+
+# C0 control bytes that never occur in text (tab, LF, FF, CR and ESC, used by ISO-2022, do)
+_BINARY_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
+_BINARY_SHARE = 0.05
+
+
+def looks_binary(body: bytes) -> bool:
+    """True for bytes that are not text in any charset (images, archives served as text/html).
+
+    UTF-16/32 pages (BOM, or a NUL beside every ASCII byte) are text; otherwise more than 5%
+    control bytes in the first 4 KB means binary: HTML in any 8-bit charset has almost none.
+    """
+    head = body[:4096]
+    if not head or head.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
+        return False
+    nul = head.count(0)
+    if nul and (
+        head[0::2].count(0) > 0.4 * len(head) / 2 or head[1::2].count(0) > 0.4 * len(head) / 2
+    ):
+        return False  # BOM-less UTF-16 (or UTF-32): a NUL in every other byte
+    bad = len(head) - len(head.translate(None, _BINARY_BYTES))
+    return bad > _BINARY_SHARE * len(head)
 
 
 def decode_content(body: bytes, encodings: list[str], max_bytes: int) -> bytes:
