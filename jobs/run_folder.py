@@ -51,6 +51,12 @@ class RunFolder:
     """A local run folder. ``path`` is absolute so executors can write into it."""
 
     def __init__(self, path: str | os.PathLike):
+        if "://" in str(path):
+            raise UserError(
+                f"run folder {str(path)!r}: run folders are local paths or paths on a filesystem "
+                "every node mounts (on a cluster: `mathmine submit ... --run-dir`, see "
+                "docs/cloud.md); object-store URIs are for inputs and seeds"
+            )
         p = Path(path).expanduser()
         if p.is_symlink():
             raise UserError(f"run folder {str(p)!r} is a symlink; pass the real folder")
