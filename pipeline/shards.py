@@ -14,6 +14,7 @@ compressed row group (a few percent of the target for text).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -199,9 +200,23 @@ class ShardWriter:
         name = SHARD_NAME.format(len(self.shards))
         final = self.out_dir / name
         sha, size = file_sha256(self._tmp)
+        _make_readable(self._tmp)
         os.replace(self._tmp, final)
         self._tmp = None
         self.shards.append(ShardInfo(name, self._rows, self._tokens, size, sha))
+
+
+@functools.cache
+def _umask() -> int:
+    # read once: os.umask can only be read by setting it (process-wide, racy with threads)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _make_readable(path: str | os.PathLike) -> None:
+    # mkstemp creates 0600 files; shards are data for others to read, like any written file
+    os.chmod(path, 0o666 & ~_umask())
 
 
 def file_sha256(path: str | os.PathLike) -> tuple[str, int]:
@@ -219,6 +234,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
+        _make_readable(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

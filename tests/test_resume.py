@@ -22,16 +22,6 @@ from tests.test_export import make_run_folder
 REPO = Path(__file__).resolve().parent.parent
 OVERRIDES = ["export.shard_rows=3", "export.shuffle_seed=5"]
 
-# `mathmine export` (jobs.cli dispatches to exactly this); run directly so the test does not
-# depend on every other subcommand's module being importable
-EXPORT_MAIN = (
-    "import argparse, sys\n"
-    "from jobs import export_job as m\n"
-    "p = argparse.ArgumentParser(prog='mathmine export')\n"
-    "m.add_arguments(p)\n"
-    "sys.exit(m.main(p.parse_args(sys.argv[1:])))\n"
-)
-
 
 def _start_export(run_dir: Path, *extra: str) -> subprocess.Popen:
     args = ["--run", str(run_dir), "--set", "spark.master=local[2]"]
@@ -39,7 +29,7 @@ def _start_export(run_dir: Path, *extra: str) -> subprocess.Popen:
         args += ["--set", o]
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYTHONPATH=str(REPO))
     return subprocess.Popen(
-        [sys.executable, "-c", EXPORT_MAIN, *args, *extra],
+        [sys.executable, "-m", "jobs.cli", "export", *args, *extra],  # = `mathmine export`
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,

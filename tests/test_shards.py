@@ -135,6 +135,11 @@ def test_same_rows_give_byte_identical_shards_and_no_temp_files(tmp_path):
     b = _write(tmp_path / "b", rows, target_bytes=30_000)
     assert [(s.file, s.sha256) for s in a] == [(s.file, s.sha256) for s in b]
     assert not [p for p in (tmp_path / "a").iterdir() if p.name.startswith(".")]
+    # readable by others like any written file (temp files start as 0600)
+    umask = os.umask(0)
+    os.umask(umask)
+    for p in (tmp_path / "a").iterdir():
+        assert p.stat().st_mode & 0o777 == 0o666 & ~umask, p
 
 
 def test_abort_leaves_no_partial_shard(tmp_path):
