@@ -66,7 +66,7 @@ class CleanConfig:
     fineweb_line_punct_ratio: float = 0.12
     fineweb_short_line_chars: int = 30
     fineweb_short_line_ratio: float = 0.67
-    fineweb_char_dup_ratio: float = 0.02  # FineWeb: 0.01 (see defaults.yaml)
+    fineweb_char_dup_ratio: float = 0.03  # FineWeb: 0.01 (see defaults.yaml)
     fineweb_list_ratio: float = 0.3
     boilerplate_lines: bool = True
     boilerplate_min_pages: int = 5  # a line on this many pages of one domain is boilerplate
