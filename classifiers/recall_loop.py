@@ -269,6 +269,12 @@ def run_loop(
             "score_seconds": round(score_s, 2),
             "model": str(model_path),
         }
+        if history and ho and history[-1]["heldout"]:
+            # the issue asks that recall not fall between iterations; make a fall visible
+            delta = ho["recall"] - history[-1]["heldout"]["recall"]
+            metrics["heldout_recall_change"] = round(delta, 4)
+            if delta < 0:
+                log(f"[recall] iter {it}: held-out recall fell by {-delta:.4f}")
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
         history.append(metrics)
         log(

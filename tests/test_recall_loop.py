@@ -116,3 +116,18 @@ def test_score_command_rejects_missing_model(recall_run, capsys):
 
     assert main(["score", "--run", str(recall_run), "--model", "/nonexistent/model.bin"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_recall_metrics_track_the_recall_change(recall_run):
+    m1 = json.loads((recall_run / "models" / "iter=1" / "metrics.json").read_text())
+    m2 = json.loads((recall_run / "models" / "iter=2" / "metrics.json").read_text())
+    assert "heldout_recall_change" not in m1
+    expected = round(m2["heldout"]["recall"] - m1["heldout"]["recall"], 4)
+    assert m2["heldout_recall_change"] == expected
+
+
+def test_recall_command_needs_a_run_with_docs(tmp_path, capsys):
+    from jobs.cli import main
+
+    assert main(["recall", "--run", str(tmp_path / "nothing")]) == 2
+    assert "does not exist" in capsys.readouterr().err
