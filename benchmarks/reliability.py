@@ -19,6 +19,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -347,8 +348,14 @@ def lost_of(stats: dict, records_in: int) -> int:
     return max(records_in - accounted, 0)
 
 
-def run_table(inputs: dict[str, tuple[Path, int]], out: Path, extra_set=()) -> list[dict]:
-    """One ``mathmine extract`` over all inputs; per-input rows from the task markers."""
+def run_table(
+    inputs: dict[str, tuple[Path, int]], out: Path, extra_set=(), timeout: float = 600.0
+) -> list[dict]:
+    """One ``mathmine extract`` over all inputs; per-input rows from the task markers.
+
+    A task that hangs (no per-page timeout would stop it) shows as "did not finish" with all
+    its records lost, after ``timeout`` seconds, instead of hanging the table.
+    """
     from jobs.run_folder import RunFolder
 
     if out.exists():
@@ -358,50 +365,37 @@ def run_table(inputs: dict[str, tuple[Path, int]], out: Path, extra_set=()) -> l
     for s in (*DEFAULT_SETTINGS, *extra_set):
         cmd += ["--set", s]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    # own session: on timeout the whole process group (JVM, Python workers) is ended
+    proc = subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    timed_out = False
+    try:
+        _, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            _, stderr = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            _, stderr = proc.communicate()
     wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"mathmine extract failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    if proc.returncode != 0 and not timed_out:
+        raise SystemExit(f"mathmine extract failed ({proc.returncode}):\n{stderr[-3000:]}")
     rows = collect_rows(RunFolder(out), inputs)
-    rows.append({"input": "(whole extract command, wall)", "seconds": round(wall, 1)})
+    note = f"TIMED OUT after {timeout:.0f} s, killed" if timed_out else "exit 0"
+    rows.append({"input": f"(whole extract command, wall; {note})", "seconds": round(wall, 1)})
     return rows
 
 
-_EXTRACT_ONE = r"""
-import json, resource, sys, time
-from pipeline.config import load_config
-from pipeline.extract import extract_warc
-from pipeline.records import StageStats
-cfg = load_config(None, json.loads(sys.argv[2]))
-stats = StageStats("extract")
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-t0 = time.perf_counter()
-with open(sys.argv[1], "rb") as fh:
-    docs = sum(1 for _ in extract_warc(fh, sys.argv[1], cfg, stats))
-print(json.dumps({"stats": stats.to_dict(), "docs": docs, "seconds": time.perf_counter() - t0,
-                  "rss_base_mb": base / 1024,
-                  "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
-
-
-def extract_one_isolated(path: Path, settings=(), timeout: float = 120.0) -> dict:
-    """extract_warc (no Spark) over one file in a fresh interpreter: stats, time, peak RSS.
-
-    A fresh process makes ru_maxrss this input's own peak; the timeout turns a hang into a
-    result ({"timeout": True}) instead of a stuck test.
-    """
-    cmd = [sys.executable, "-c", _EXTRACT_ONE, str(path), json.dumps(list(settings))]
-    try:
-        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"timeout": True, "seconds": timeout}
-    if proc.returncode != 0:
-        return {"crash": proc.stderr[-2000:], "returncode": proc.returncode}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-# keep every language: the table is about records surviving, not about English
-DEFAULT_SETTINGS = ("spark.master=local[2]", "extract.langs=[]")
+# the configuration a user runs, on the 2 local cores the test machine has
+DEFAULT_SETTINGS = ("spark.master=local[2]",)
 
 
 def collect_rows(run, inputs: dict[str, tuple[Path, int]]) -> list[dict]:
@@ -410,6 +404,22 @@ def collect_rows(run, inputs: dict[str, tuple[Path, int]]) -> list[dict]:
 
     rows = []
     for name, (path, records_in) in inputs.items():
+        if not run.is_done(STAGE, task_key(str(path))):
+            rows.append(
+                {
+                    "input": name,
+                    "bytes": path.stat().st_size,
+                    "records_in": records_in,
+                    "read": 0,
+                    "kept": 0,
+                    "dropped": {"(task did not finish)": 0},
+                    "lost": records_in,
+                    "seconds": float("nan"),
+                    "peak_rss_mb": None,
+                    "error": "did not finish",
+                }
+            )
+            continue
         res = run.read_marker(STAGE, task_key(str(path)))
         st = res["stats"]
         rows.append(
@@ -463,13 +473,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     ap.add_argument("--bomb-mib", type=int, default=BOMB_MIB, help="inflated size of the bombs")
     ap.add_argument("--json", action="store_true", help="print the rows as JSON too")
+    ap.add_argument("--timeout", type=float, default=600.0, help="seconds for the extract run")
     a = ap.parse_args(argv)
     work = a.out or Path(tempfile.mkdtemp(prefix="mathmine-reliability-"))
     try:
         t0 = time.perf_counter()
         inputs = all_inputs(work, a.bomb_mib)
         print(f"built {len(inputs)} inputs in {time.perf_counter() - t0:.1f} s under {work}")
-        rows = run_table(inputs, work / "run")
+        rows = run_table(inputs, work / "run", timeout=a.timeout)
         print(format_table(rows))
         lost = sum(r.get("lost", 0) for r in rows)
         print(f"\nlost records in total: {lost}")
