@@ -543,9 +543,35 @@ def line_hash(text: str) -> int:
     return int.from_bytes(d, "big", signed=True)
 
 
+# Structure labels of mathematical text: they recur on every page of a textbook site (and
+# normalise to one key, numbers being 0), but "Proof." or "Example 1.2.3." carries meaning for
+# the text that follows, unlike a menu; so cross-page boilerplate removal keeps them.
+_MATH_LABEL = re.compile(
+    r"^\s*(?:\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)]|"
+    r"(?:Proof|Solution|Hint|Answer|Example|Exercise|Theorem|Lemma|Definition|Corollary|"
+    r"Proposition|Remark|Note|Problem|Claim|Conjecture|Checkpoint|Activity|Investigate)s?"
+    r"(?:\s+[\dA-Z]+(?:\.\d+)*)?\s*(?:\(.{0,60}\))?\s*[.:!]?)\s*$"
+)
+
+
+def is_math_label(text: str) -> bool:
+    return bool(_MATH_LABEL.match(text))
+
+
+def _may_be_boilerplate(ln: Line) -> bool:
+    # plain-text arithmetic ("48/2 = 24") is math too: numbers normalise to 0 in the line key,
+    # so two exercises differing only in their numbers would otherwise share a key
+    return (
+        not ln.has_math
+        and not is_math_label(ln.text)
+        and not _ARITHMETIC.search(ln.text)
+        and bool(line_key(ln.text))
+    )
+
+
 def hashable_lines(lines: list[Line]) -> list[Line]:
-    """Lines that may be boilerplate: not formula lines, not blank after normalisation."""
-    return [ln for ln in lines if not ln.has_math and line_key(ln.text)]
+    """Lines that may be boilerplate: no formula, no math structure label, not blank."""
+    return [ln for ln in lines if _may_be_boilerplate(ln)]
 
 
 def page_line_hashes(text: str) -> list[int]:
@@ -556,12 +582,13 @@ def page_line_hashes(text: str) -> list[int]:
 def boilerplate_lines(
     lines: list[Line], hashes: frozenset[int] | set[int]
 ) -> tuple[list[Line], list[Line]]:
-    """Remove lines whose hash is in this domain's boilerplate set; lines with math stay."""
+    """Remove lines whose hash is in this domain's boilerplate set; lines with math and math
+    structure labels ("Proof.", "Example 2.1.") stay."""
     if not hashes:
         return lines, []
     kept, removed = [], []
     for ln in lines:
-        if ln.text.strip() and not ln.has_math and line_key(ln.text):
+        if ln.text.strip() and _may_be_boilerplate(ln):
             if line_hash(ln.text) in hashes:
                 removed.append(ln)
                 continue

@@ -380,6 +380,26 @@ def test_boilerplate_hashes_and_removal_on_real_planetmath_pages():
         assert formulas(out["text"]) == formulas(normalize_text(m["text"]))
 
 
+def test_boilerplate_keeps_math_structure_labels():
+    """On a textbook site "Solution." and "Example 1.2.3." recur on every page; they stay,
+    while a navigation line that recurs as often goes."""
+    topics = ["apples", "pears", "socks", "books", "coins", "cards"]
+    pages = [
+        f"Skip to main content\nExample 1.{i}.{i}.\nCount the ways to pick {t}.\n"
+        f"Solution.\nThere are $\\binom{{n}}{{{i}}}$ ways.\nCompute {i} + {i + 1} = {2 * i + 1}."
+        for i, t in enumerate(topics)
+    ]
+    counts = Counter()
+    for p in pages:
+        counts.update(page_line_hashes(p))
+    common = {h for h, n in counts.items() if n >= 5}
+    assert common == {line_hash("Skip to main content")}
+    kept, removed = boilerplate_lines(split_lines(pages[0]), common)
+    assert [ln.text for ln in removed] == ["Skip to main content"]
+    assert "Solution." in [ln.text for ln in kept]
+    assert "Compute 0 + 1 = 1." in [ln.text for ln in kept]
+
+
 def test_clean_partition_counts_per_rule_and_reconciles():
     stats = StageStats("clean")
     kept = list(clean_partition(MATH + JUNK, CFG, stats))
