@@ -29,7 +29,7 @@ from urllib.parse import unquote, unquote_plus
 
 from resiliparse.parse.html import HTMLTree, NodeType
 
-from pipeline.mathml import mathml_to_latex
+from pipeline.mathml import iter_children, mathml_to_latex
 
 # One combined selector: lexbor walks the DOM once in C for all kinds.
 MATH_SELECTOR = ", ".join(
@@ -145,6 +145,7 @@ def restore_placeholders(text: str, placeholders: dict[str, str]) -> str:
 
 
 PLACEHOLDER = re.compile(r"xmathmine\d+x")
+_ENDS_PLACEHOLDER = re.compile(r"xmathmine\d+x$")
 
 
 def count_formulas(text: str) -> int:
@@ -215,7 +216,8 @@ def _math_tex(math) -> tuple[str, bool]:
     display = (math.getattr("display") or "").lower() == "block" or (
         math.getattr("mode") or ""
     ).lower() == "display"
-    for ann in math.query_selector_all("annotation"):
+    anns = math.query_selector_all("annotation")
+    for ann in anns[0 : len(anns)]:  # slicing: iterating the collection is quadratic
         enc = (ann.getattr("encoding") or "").lower()
         if enc in TEX_ENCODINGS:
             return _strip_displaystyle(ann.text), display
@@ -266,7 +268,16 @@ def _replace(tree: HTMLTree, node, tex: str, display: bool, res: MathResult) -> 
     if not tex.strip():
         parent.remove_child(node)
         return
-    text = tree.create_text_node(res.emit(tex, display))
+    out = res.emit(tex, display)
+    if not display:
+        # two inline formulas with nothing between them would read "$a$$b$", which every TeX
+        # reader parses as a display delimiter; a space keeps them apart
+        prev = node.previous_sibling
+        if prev is not None and prev.type == NodeType.TEXT:
+            ptxt = prev.text
+            if ptxt.endswith("$") or (res.protect and _ENDS_PLACEHOLDER.search(ptxt)):
+                out = " " + out
+    text = tree.create_text_node(out)
     if display:
         # A block of its own, so both extractors put display math on its own line
         # (trafilatura drops a short <div> but keeps a <p>: the careful path uses <p>).
@@ -311,7 +322,7 @@ def _rewrite_custom_delims(
             continue
         if node.type == NodeType.ELEMENT and node.tag in ("script", "style", "textarea"):
             continue
-        stack.extend(node.child_nodes)
+        stack.extend(reversed(list(iter_children(node))))
     return n_found
 
 
@@ -348,7 +359,7 @@ def _protect_raw_tex(tree: HTMLTree, res: MathResult) -> None:
             continue
         if node.type == NodeType.ELEMENT and node.tag in ("script", "style", "textarea"):
             continue
-        stack.extend(node.child_nodes)
+        stack.extend(reversed(list(iter_children(node))))
 
 
 def rewrite_math(
@@ -385,7 +396,8 @@ def _rewrite_markup(tree: HTMLTree, html: str, deadline: float, res: MathResult)
         custom = [c for c in custom if c[0] and c[1]]
         if custom:
             res.formulas += _rewrite_custom_delims(tree, custom, res)
-    nodes = doc.query_selector_all(MATH_SELECTOR)
+    found = doc.query_selector_all(MATH_SELECTOR)
+    nodes = found[0 : len(found)]  # one tuple: iterating the collection itself is quadratic
     for i, node in enumerate(nodes):
         if deadline and i % 64 == 0 and time.monotonic() > deadline:
             res.timed_out = True
@@ -418,6 +430,17 @@ def _rewrite_markup(tree: HTMLTree, html: str, deadline: float, res: MathResult)
                     _replace(tree, node, tex, disp, res)
                     res.formulas += 1
             continue
+        # before the v2 class check: v3 containers carry class="MathJax" too
+        if tag == "mjx-container":
+            res.kinds.add("mathjax")
+            disp = (node.getattr("display") or "").lower() == "true"
+            tex = node.getattr("data-latex") or ""
+            if not tex:
+                m = node.query_selector("math")
+                tex = _math_tex(m)[0] if m is not None else ""
+            _replace(tree, node, tex, disp, res)
+            res.formulas += 1
+            continue
         if cls & _RENDERED_CLASSES:
             nxt = _next_element(node)
             has_source = (
@@ -439,16 +462,6 @@ def _rewrite_markup(tree: HTMLTree, html: str, deadline: float, res: MathResult)
                 res.formulas += 1
             else:
                 node.parent.remove_child(node)
-            continue
-        if tag == "mjx-container":
-            res.kinds.add("mathjax")
-            disp = (node.getattr("display") or "").lower() == "true"
-            tex = node.getattr("data-latex") or ""
-            if not tex:
-                m = node.query_selector("math")
-                tex = _math_tex(m)[0] if m is not None else ""
-            _replace(tree, node, tex, disp, res)
-            res.formulas += 1
             continue
         # before .katex: the plugin's display spans also carry the katex-display class
         if "wp-katex-eq" in cls:

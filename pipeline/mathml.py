@@ -52,8 +52,20 @@ ACCENTS = {"^": r"\hat", "ˆ": r"\hat", "¯": r"\bar", "‾": r"\overline", "→
            "⏟": r"\underbrace", "_": r"\underline"}  # fmt: skip
 
 
+def iter_children(node):
+    """Children of a resiliparse node by sibling links.
+
+    ``node.child_nodes`` / query results are collections whose iteration is quadratic in
+    resiliparse 2.0 (a <body> of 5,000 children: minutes); sibling links are O(1) a step.
+    """
+    n = node.first_child
+    while n is not None:
+        yield n
+        n = n.next_sibling
+
+
 def _elements(node) -> list:
-    return [c for c in node.child_nodes if c.type == NodeType.ELEMENT]
+    return [c for c in iter_children(node) if c.type == NodeType.ELEMENT]
 
 
 def _sym(text: str) -> str:
@@ -163,7 +175,7 @@ def _conv(node, depth: int) -> str:
             out += ("_" + _group(sub) if sub else "") + ("^" + _group(sup) if sup else "")
         return out
     # math, mrow, mstyle, mpadded, mphantom, menclose, merror, mtd, unknown: concatenate
-    return "".join(_conv(k, depth + 1) for k in node.child_nodes)
+    return "".join(_conv(k, depth + 1) for k in iter_children(node))
 
 
 def mathml_to_latex(math_node) -> str:

@@ -1,0 +1,134 @@
+"""Unit tests of the math pieces: MathML -> LaTeX, formula counting, delimiter configs, TeX
+images, and the rewrite's edge cases (adjacent formulas, MathJax v3 data-latex, AsciiMath)."""
+
+from __future__ import annotations
+
+import pytest
+from resiliparse.parse.html import HTMLTree
+
+from pipeline.html_text import Extraction, extract_text
+from pipeline.math_markup import (
+    count_formulas,
+    has_math_markup,
+    iter_formulas,
+    page_delimiters,
+    restore_placeholders,
+    rewrite_math,
+)
+from pipeline.mathml import mathml_to_latex
+
+PROSE = "<p>" + "Ordinary prose about a theorem and its proof, written for students. " * 6 + "</p>"
+
+
+def _latex(mathml: str) -> str:
+    tree = HTMLTree.parse(f"<html><body>{mathml}</body></html>")
+    return mathml_to_latex(tree.document.query_selector("math"))
+
+
+@pytest.mark.parametrize(
+    "mathml, tex",
+    [
+        ("<math><msup><mi>x</mi><mn>2</mn></msup></math>", "x^2"),
+        ("<math><msub><mi>a</mi><mrow><mi>i</mi><mi>j</mi></mrow></msub></math>", "a_{ij}"),
+        ("<math><mfrac><mn>1</mn><mn>2</mn></mfrac></math>", r"\frac{1}{2}"),
+        ("<math><msqrt><mi>x</mi></msqrt></math>", r"\sqrt{x}"),
+        ("<math><mroot><mi>x</mi><mn>3</mn></mroot></math>", r"\sqrt[3]{x}"),
+        ("<math><mi>α</mi><mo>≤</mo><mi>β</mi></math>", r"\alpha \leq \beta"),
+        (
+            "<math><munderover><mo>∑</mo><mrow><mi>i</mi><mo>=</mo><mn>1</mn></mrow><mi>n</mi>"
+            "</munderover><mi>i</mi></math>",
+            r"\sum_{i=1}^ni",
+        ),
+        ("<math><mover><mi>x</mi><mo>¯</mo></mover></math>", r"\bar{x}"),
+        ("<math><mi>sin</mi><mi>x</mi></math>", r"\sin x"),
+        ("<math><mtext>if</mtext><mi>x</mi></math>", r"\text{if}x"),
+        (
+            "<math><mtable><mtr><mtd><mn>1</mn></mtd><mtd><mn>0</mn></mtd></mtr>"
+            "<mtr><mtd><mn>0</mn></mtd><mtd><mn>1</mn></mtd></mtr></mtable></math>",
+            r"\begin{matrix}1 & 0 \\ 0 & 1\end{matrix}",
+        ),
+        ("<math><mfenced><mi>a</mi><mi>b</mi></mfenced></math>", r"\left( a,b \right)"),
+    ],
+)
+def test_mathml_to_latex(mathml, tex):
+    assert _latex(mathml) == tex
+
+
+def test_mathml_hostile_nesting_is_bounded():
+    deep = "<math>" + "<mrow>" * 5000 + "<mi>x</mi>" + "</mrow>" * 5000 + "</math>"
+    assert _latex(deep) == "x"  # no RecursionError, text kept
+
+
+def test_count_formulas_ignores_prices():
+    text = "It costs $5 and $10, but $x^2$ and $$y$$ and \\(z\\) and \\[w\\] are math."
+    assert count_formulas(text) == 4
+    assert iter_formulas(text) == ["x^2", "y", "z", "w"]
+    assert count_formulas("\\begin{align} a &= b \\end{align}") == 1
+
+
+def test_page_delimiters_mathjax_v2_v3_and_katex():
+    v2 = r"""MathJax.Hub.Config({tex2jax: {inlineMath: [['$','$'], ['\\(','\\)']],
+             displayMath: [['$$','$$']]}});"""
+    assert page_delimiters(v2) == ([("$", "$"), ("\\(", "\\)")], [("$$", "$$")])
+    v3 = 'window.MathJax = {tex: {inlineMath: [["[m]", "[/m]"]]}};'
+    assert page_delimiters(v3) == ([("[m]", "[/m]")], [])
+    katex = 'renderMathInElement(document.body, {delimiters: [{left: "@@", right: "@@", display: true}]})'
+    assert page_delimiters(katex) == ([], [("@@", "@@")])
+
+
+def test_has_math_markup_prefilter():
+    assert not has_math_markup("<p>Math.random() in a script; no markup here</p>")
+    for s in (
+        '<script type="math/tex">',
+        "<math>",
+        'class="katex"',
+        "latex.php?latex=x",
+        "mimetex.cgi?x",
+    ):
+        assert has_math_markup(s), s
+
+
+def test_adjacent_inline_formulas_stay_apart():
+    page = f"<html><body>{PROSE}<p><math><mi>a</mi></math><math><mi>b</mi></math> end</p></body></html>"
+    for mode in ("fast", "careful"):
+        res = extract_text(page, mode=mode)
+        assert isinstance(res, Extraction)
+        assert "$a$ $b$" in res.text and "$a$$b$" not in res.text
+        assert res.formulas == 2
+
+
+def test_mathjax_v3_data_latex_and_display():
+    page = (
+        f"<html><body>{PROSE}<p>Inline "
+        '<mjx-container class="MathJax" jax="CHTML" data-latex="x_1"><mjx-math><mjx-c></mjx-c>'
+        "</mjx-math></mjx-container> and</p>"
+        '<mjx-container class="MathJax" jax="SVG" display="true"><svg></svg><mjx-assistive-mml>'
+        '<math display="block"><semantics><mi>y</mi><annotation encoding="application/x-tex">'
+        "y^2</annotation></semantics></math></mjx-assistive-mml></mjx-container></body></html>"
+    )
+    for mode in ("fast", "careful"):
+        res = extract_text(page, mode=mode)
+        assert "$x_1$" in res.text and "$$y^2$$" in res.text
+        assert res.formulas == 2
+
+
+def test_protect_and_restore_round_trip():
+    html = f"<html><body>{PROSE}<p>Raw \\(a_1\\) and <script type='math/tex'>b_2</script></p></body></html>"
+    tree = HTMLTree.parse(html)
+    res = rewrite_math(tree, html, protect=True)
+    body = tree.body.text
+    assert "a_1" not in body and "b_2" not in body  # both hidden behind placeholders
+    assert len(res.placeholders) == 2
+    assert restore_placeholders(body, res.placeholders).count("_") == 2
+
+
+def test_mathml_script_and_data_mathml_use_html_parser():
+    page = (
+        f"<html><body>{PROSE}<p>A <script type='math/mml'><math><mfrac><mi>p</mi><mi>q</mi>"
+        "</mfrac></math></script> and a saved MathJax 2 frame "
+        '<span class="MathJax" data-mathml="&lt;math&gt;&lt;msup&gt;&lt;mi&gt;e&lt;/mi&gt;'
+        '&lt;mi&gt;x&lt;/mi&gt;&lt;/msup&gt;&lt;/math&gt;">ex</span>.</p></body></html>'
+    )
+    res = extract_text(page)
+    assert "$\\frac{p}{q}$" in res.text and "$e^x$" in res.text
+    assert "ex." not in res.text  # the rendered glyphs are gone
