@@ -52,6 +52,8 @@ INPUT_COLUMNS = (
     "domain",
 )
 CONTAMINATED = "contaminated:"
+DUPLICATE_ID = "duplicate_id"  # a second capture of the same URL + payload (never exported twice)
+COPY = "_copy"
 REREAD_FAILED = "reread_failed_fallback"  # the WARC record could not be read back
 CAREFUL_EMPTY = "careful_empty_fallback"  # read back, but the careful extractor found no text
 
@@ -210,6 +212,9 @@ class ExportTask:
             open_failed = False
             try:
                 for row in group:
+                    if row.get(COPY, 1) > 1:
+                        stats.drop(DUPLICATE_ID)
+                        continue
                     text, formulas = None, row.get("formulas")
                     if careful:
                         ext = None
@@ -309,13 +314,28 @@ def select_input(spark, run: RunFolder):
         sel = spark.read.parquet(run.uri("selected")).select(
             "id", F.col("math_score").cast("double")
         )
-        return docs.join(sel.dropDuplicates(["id"]), "id", "inner"), f"selected+{text_dir}"
-    how = f"all_{text_dir}"
-    if _has_parquet(run.sub("dedup")):
-        keep = spark.read.parquet(run.uri("dedup")).where("keep").select("id").dropDuplicates()
-        docs = docs.join(keep, "id", "inner")
-        how += "+dedup_keep"
-    return docs.withColumn("math_score", F.lit(None).cast("double")), how
+        docs, how = docs.join(sel.dropDuplicates(["id"]), "id", "inner"), f"selected+{text_dir}"
+    else:
+        how = f"all_{text_dir}"
+        if _has_parquet(run.sub("dedup")):
+            keep = spark.read.parquet(run.uri("dedup")).where("keep").select("id").dropDuplicates()
+            docs = docs.join(keep, "id", "inner")
+            how += "+dedup_keep"
+        docs = docs.withColumn("math_score", F.lit(None).cast("double"))
+    return _mark_duplicate_ids(docs), how
+
+
+def _mark_duplicate_ids(docs):
+    """Add ``_copy`` (1 = the copy exported): the same id (URL + payload digest) captured in
+    two WARCs is one document; the newest capture wins, ties broken by file and offset so the
+    choice never depends on partitioning."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    w = Window.partitionBy("id").orderBy(
+        F.col("warc_date").desc_nulls_last(), "warc_path", "warc_offset"
+    )
+    return docs.withColumn(COPY, F.row_number().over(w))
 
 
 def _merge_results(results: list[str]) -> tuple[StageStats, dict[str, list[str]]]:
