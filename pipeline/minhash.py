@@ -150,16 +150,22 @@ def _batch_hashes(
     offs = np.arange(len(owner), dtype=np.int64) - np.repeat(np.cumsum(nsh) - nsh, nsh)
     w0 = np.repeat(first, nsh) + offs
     w1 = np.minimum(w0 + n - 1, np.repeat(first + nwords - 1, nsh))
-    has = np.repeat(nwords > 0, nsh)  # texts without words hash the empty span
-    s = np.zeros(len(owner), dtype=np.int64)
-    e = np.zeros(len(owner), dtype=np.int64)
-    s[has] = starts[w0[has]]
-    e[has] = ends[w1[has]]
+    if nwords.all():
+        s, e = starts[w0], ends[w1]
+    else:
+        has = np.repeat(nwords > 0, nsh)  # texts without words hash the empty span
+        s = np.zeros(len(owner), dtype=np.int64)
+        e = np.zeros(len(owner), dtype=np.int64)
+        s[has] = starts[w0[has]]
+        e[has] = ends[w1[has]]
     pw, inv = _power_tables(len(cp) + 1)
     with np.errstate(over="ignore"):
         # polynomial hash of code points (+1: a zero code point still changes the hash)
+        terms = cp.astype(_U64)
+        terms += _U64(1)
+        terms *= pw[: len(cp)]
         prefix = np.zeros(len(cp) + 1, dtype=_U64)
-        np.cumsum((cp.astype(_U64) + _U64(1)) * pw[: len(cp)], out=prefix[1:])
+        np.cumsum(terms, out=prefix[1:])
         h = (prefix[e] - prefix[s]) * inv[s]
         h ^= (e - s).astype(_U64) * _U64(0xD6E8FEB86659FD93)
         ds = np.empty(ndocs, dtype=np.int64)

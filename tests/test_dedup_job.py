@@ -153,9 +153,9 @@ def _union_find(n, edges):
 def test_connected_components_match_union_find(spark):
     rng = random.Random(5)
     n = 400
-    # sparse random graph plus a long path (diameter 60) to force several rounds
+    # sparse random graph plus a long path (diameter 30) to force several rounds
     edges = {(rng.randrange(n), rng.randrange(n)) for _ in range(220)}
-    edges |= {(300 + k, 301 + k) for k in range(60)}
+    edges |= {(300 + k, 301 + k) for k in range(30)}
     edges = [(a, b) for a, b in edges if a != b]
     name = lambda x: f"n{x:04d}"  # noqa: E731  (string ids order like the ints)
     df = spark.createDataFrame([(name(a), name(b)) for a, b in edges], "u string, v string")
