@@ -11,11 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-MAX_WORDS = 2000  # scoring reads the first 2,000 words: enough to decide, bounded cost per doc
+MAX_WORDS = 500  # the classifier reads the first 500 words: enough to decide, bounded cost per doc
 
 _LATEX_CMD = re.compile(r"\\[A-Za-z]+")
-_SPLIT = re.compile(r"(\\[A-Za-z]+|[^\w\s\\]|\\)", re.UNICODE)
-_WS = re.compile(r"\s+")
 # $..$, $$..$$, \(..\), \[..\] and environments: what the extractor writes for a formula
 _FORMULA = re.compile(
     r"\$\$.+?\$\$|\$[^$\n]{1,400}?\$|\\\(.+?\\\)|\\\[.+?\\\]|\\begin\{(equation|align|gather|multline|eqnarray)\*?\}",
@@ -53,22 +51,38 @@ def markup_tokens(text: str, formulas: int = 0, math_markup: Iterable[str] = ())
     return toks
 
 
+def _spacing_table() -> dict[int, str]:
+    # str.translate is ~10x faster than a regex substitution over a 2,000-word page; it spaces
+    # out ASCII punctuation and common Unicode punctuation, and starts a token at each
+    # backslash so ``\\frac{a}`` -> ``\\frac { a }``
+    table = {ord(c): f" {c} " for c in "!\"#$%&'()*+,-./:;<=>?@[]^_`{|}~"}
+    for c in (
+        "\u2013\u2014\u2018\u2019\u201c\u201d\u2026\u00b7\u00d7\u00f7\u2212\u2264\u2265\u2260\u221e"
+    ):
+        table[ord(c)] = f" {c} "
+    table[ord("\\")] = " \\"
+    return table
+
+
+_SPACING = _spacing_table()
+
+
 def normalize_text(text: str, max_words: int = MAX_WORDS) -> str:
     """Lowercase, space out LaTeX commands and punctuation, collapse whitespace, truncate."""
     words = text.split(maxsplit=max_words)
     if len(words) > max_words:
         words = words[:max_words]
-    text = " ".join(words).lower()
-    return _WS.sub(" ", _SPLIT.sub(r" \1 ", text)).strip()
+    return " ".join(" ".join(words).lower().translate(_SPACING).split())
 
 
 def to_fasttext_line(
     text: str, formulas: int = 0, math_markup: Iterable[str] = (), max_words: int = MAX_WORDS
 ) -> str:
     """One line for fastText: markup tokens, then the normalised text (no newlines)."""
-    text = text or ""
-    # count on the truncated text so a long page is as cheap as a short one
-    head = " ".join(text.split(maxsplit=max_words)[:max_words])
-    return (
-        " ".join(markup_tokens(head, formulas, math_markup)) + " " + normalize_text(head, max_words)
-    )
+    words = (text or "").split(maxsplit=max_words)
+    if len(words) > max_words:
+        words = words[:max_words]
+    # markup counted on the truncated text so a long page is as cheap as a short one
+    head = " ".join(words)
+    body = " ".join(head.lower().translate(_SPACING).split())
+    return " ".join(markup_tokens(head, formulas, math_markup)) + " " + body

@@ -28,7 +28,7 @@ class ArrowScorer:
     sc.addFile); the model is loaded once per executor process (classifiers.fasttext_model).
     """
 
-    def __init__(self, model_path: str, spark_file: str = "", max_words: int = 2000):
+    def __init__(self, model_path: str, spark_file: str = "", max_words: int = 500):
         self.model_path = model_path
         self.spark_file = spark_file
         self.max_words = max_words
@@ -96,7 +96,7 @@ def load_recall_docs(spark, run: RunFolder):
 class SparkCorpus:
     """classifiers.recall_loop.Corpus over a Spark DataFrame of the run's docs."""
 
-    def __init__(self, spark, run: RunFolder, docs, max_words: int = 2000):
+    def __init__(self, spark, run: RunFolder, docs, max_words: int = 500):
         self.spark = spark
         self.run = run
         self.docs = docs.persist()

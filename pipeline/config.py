@@ -40,7 +40,8 @@ class ExtractConfig:
 @dataclass(frozen=True)
 class CleanConfig:
     enabled: bool = True
-    min_words: int = 50  # Gopher; a formula counts as one word
+    min_words: int = 50  # Gopher; a formula counts as its words
+    min_words_with_math: int = 20  # pages with >= 3 formulas (short definitions)
     max_words: int = 100_000
     min_mean_word_length: float = 3.0  # over prose words only (math excluded)
     max_mean_word_length: float = 10.0
@@ -120,7 +121,7 @@ class RecallConfig:
     path_depth: int = 2  # URL path prefixes proposed down to this many directories
     bundled_negatives: bool = True  # add the bundled diverse non-math pages to crawl negatives
     negatives_skip_math: bool = True  # crawl negatives exclude docs with formulas/math markup
-    max_words: int = 2000  # words of a doc the classifier reads (bounds scoring cost)
+    max_words: int = 500  # words of a doc the classifier reads (bounds scoring cost)
     balance_classes: bool = True  # repeat the smaller class to the size of the larger one
 
 

@@ -1,0 +1,92 @@
+"""Scoring cost of the math classifier against the extract stage, per document, same process.
+
+    python -m benchmarks.bench_recall [--warc sample/sample.warc.gz] [--model model.bin] [--repeat 3]
+
+Extracts the WARC with the pipeline's own extract_warc (timed), then scores every kept doc with
+MathScorer (timed), alternating the two ``--repeat`` times so machine load hits both alike. Prints
+ms per HTML page and per kept doc for each, and the ratio (issue 5 target: scoring < 10% of
+extraction per document). Without --model, trains one on the bundled data with the config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def time_extract(warc: Path, config) -> tuple[float, int, int, list[dict]]:
+    from pipeline.extract import extract_warc
+    from pipeline.records import StageStats
+
+    stats = StageStats("extract")
+    t = time.perf_counter()
+    with open(warc, "rb") as f:
+        docs = list(extract_warc(f, str(warc), config, stats))
+    secs = time.perf_counter() - t
+    html = stats.records_read - stats.dropped.get("not_response", 0)
+    return secs, html, len(docs), docs
+
+
+def time_score(scorer, docs: list[dict]) -> float:
+    t = time.perf_counter()
+    for d in docs:
+        scorer.score(d["text"], d.get("formulas") or 0, d.get("math_markup") or ())
+    return time.perf_counter() - t
+
+
+def main(argv=None) -> int:
+    from classifiers.fasttext_model import MathScorer, train_classifier
+    from classifiers.seeds import load_bundled_negatives, load_bundled_seeds
+    from pipeline.config import load_config
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--warc", default=str(REPO / "sample" / "sample.warc.gz"))
+    p.add_argument("--model", default="")
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--set", dest="overrides", action="append", default=[])
+    a = p.parse_args(argv)
+    config = load_config(None, a.overrides)
+    with tempfile.TemporaryDirectory() as tmp:
+        model = a.model
+        if not model:
+            t = time.perf_counter()
+            model = train_classifier(
+                load_bundled_seeds(), load_bundled_negatives(), config.recall, Path(tmp) / "m.bin"
+            )
+            print(f"trained a model with the config in {time.perf_counter() - t:.1f} s")
+        scorer = MathScorer(model, config.recall.max_words)
+        scorer.score("warm up: load the model outside the timing")
+        ex, sc = [], []
+        for _ in range(a.repeat):
+            secs, html, kept, docs = time_extract(Path(a.warc), config)
+            ex.append(secs)
+            sc.append(time_score(scorer, docs))
+    ex_s, sc_s = statistics.median(ex), statistics.median(sc)
+    out = {
+        "warc": a.warc,
+        "html_pages": html,
+        "docs_kept": kept,
+        "max_words": config.recall.max_words,
+        "dim": config.recall.dim,
+        "extract_ms_per_html_page": round(1000 * ex_s / max(1, html), 3),
+        "extract_ms_per_kept_doc": round(1000 * ex_s / max(1, kept), 3),
+        "score_ms_per_doc": round(1000 * sc_s / max(1, kept), 3),
+        # extraction runs on every HTML page, scoring on every kept doc: compare per-stage totals
+        "score_share_of_extract": round(sc_s / ex_s, 4),
+    }
+    print(json.dumps(out, indent=2))
+    print(
+        f"scoring costs {out['score_share_of_extract']:.1%} of extraction time "
+        f"({out['score_ms_per_doc']} ms/doc vs {out['extract_ms_per_kept_doc']} ms per kept doc)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
