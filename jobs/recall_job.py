@@ -268,6 +268,13 @@ def run_recall(
     accept_file = accept_paths or cfg.accept_paths
     accepted = read_accept_file(accept_file) if accept_file else None
 
+    # a re-run replaces the loop's outputs: stale iterations of an earlier, longer run would
+    # otherwise sit next to this run's and mislead the notebook and export
+    for sub in ("models", "scores"):
+        for old in run.sub(sub).glob("iter=*"):
+            shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(run.sub("selected"), ignore_errors=True)
+
     corpus = SparkCorpus(spark, run, load_recall_docs(spark, run), cfg.max_words)
     try:
         history = run_loop(
