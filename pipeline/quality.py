@@ -136,12 +136,27 @@ def gopher_quality(text: str, url: str, cfg: CleanConfig, a: Analysed | None = N
     a = a or analyse(text)
     words = a.words
     n_words = len(words) + a.formula_words
-    if cfg.min_words and n_words < cfg.min_words:
+    # a definition or theorem with a few formulas is content even when short (PlanetMath
+    # stubs run 25-40 words); Gopher's 50 words is meant for prose
+    min_words = cfg.min_words_with_math if a.n_formulas >= 3 else cfg.min_words
+    if min_words and n_words < min_words:
         return "gopher_short_doc"
     if cfg.max_words and n_words > cfg.max_words:
         return "gopher_long_doc"
-    if words:
-        mean = sum(len(w) for w in words) / len(words)
+    lines = a.nonempty
+    math_lines = [_numbers_are_math(ln) for ln in lines]
+    # numbers in sentences, sums and sequences are math, not 1-letter words; numbers in
+    # table rows still count (sports tables fail here)
+    mean_words = words
+    if any(math_lines):
+        mean_words = [
+            t
+            for ln, ok in zip(lines, math_lines)
+            for t in _TOKEN_RE.findall(ln.prose)
+            if _WORDLIKE.search(t) and not (ok and t.isdigit())
+        ]
+    if mean_words:
+        mean = sum(len(w) for w in mean_words) / len(mean_words)
         if cfg.min_mean_word_length and mean < cfg.min_mean_word_length:
             return "gopher_below_avg_word_length"
         if cfg.max_mean_word_length and mean > cfg.max_mean_word_length:
@@ -150,11 +165,10 @@ def gopher_quality(text: str, url: str, cfg: CleanConfig, a: Analysed | None = N
     if cfg.max_symbol_word_ratio:
         # Markdown heading marks are structure, not hashtags
         hashes = prose.count("#") - sum(len(m.group(0)) - 1 for m in _MD_HEADING.finditer(prose))
-        if hashes / n_words > cfg.max_symbol_word_ratio:
+        if hashes / max(1, n_words) > cfg.max_symbol_word_ratio:
             return "gopher_too_many_hashes"
-        if (prose.count("...") + prose.count("…")) / n_words > cfg.max_symbol_word_ratio:
+        if (prose.count("...") + prose.count("…")) / max(1, n_words) > cfg.max_symbol_word_ratio:
             return "gopher_too_many_ellipsis"
-    lines = a.nonempty
     if lines:
         if cfg.max_bullet_lines_ratio:
             bullets = sum(ln.text.lstrip().startswith(BULLETS) for ln in lines)
@@ -167,15 +181,14 @@ def gopher_quality(text: str, url: str, cfg: CleanConfig, a: Analysed | None = N
     if cfg.min_alpha_words_ratio:
         # Gopher's words are whitespace-separated (datatrove counts spaCy punctuation tokens
         # as words, so "$a$, $b$ and $c$." is mostly non-alphabetic once math is masked)
-        # Numbers inside sentences ("the abundant numbers below 100 are 1, 2, 3, ...") and on
-        # lines of plain-text arithmetic ("48/2 = 24") are math content and count as words;
-        # numbers in unpunctuated lines without a relation sign (tables, scores) do not.
+        # Numbers inside sentences ("the abundant numbers below 100 are 1, 2, 3, ..."), on
+        # lines of plain-text arithmetic ("48/2 = 24") and in sequences ("1, 1, 2, 3, 5") are
+        # math content and count as words; numbers in table rows and scores do not.
         alpha = a.n_formulas
         total = a.n_formulas
-        for ln in lines:
+        for ln, numeric_ok in zip(lines, math_lines):
             ws = ln.prose.split()
             total += len(ws)
-            numeric_ok = _ends_punctuated(ln) or bool(_ARITHMETIC.search(ln.prose))
             alpha += sum(any(c.isalpha() or (numeric_ok and c.isdigit()) for c in w) for w in ws)
         if alpha / max(1, total) < cfg.min_alpha_words_ratio:
             return "gopher_below_alpha_threshold"
@@ -184,6 +197,15 @@ def gopher_quality(text: str, url: str, cfg: CleanConfig, a: Analysed | None = N
         if len(found) < cfg.min_stop_words:
             return "gopher_few_stop_words"
     return None
+
+
+def _numbers_are_math(ln: Line) -> bool:
+    """Numbers on this line are math: it is a sentence, a sum ("48/2 = 24") or a sequence."""
+    return (
+        _ends_punctuated(ln)
+        or bool(_ARITHMETIC.search(ln.prose))
+        or bool(_NUMBER_SEQUENCE.search(ln.prose))
+    )
 
 
 def _dup_count_chars(items: list[str], exempt: list[bool]) -> tuple[int, int]:
@@ -341,6 +363,8 @@ def is_code_line(ln: Line) -> bool:
 
 
 _ARITHMETIC = re.compile(r"\d\s*[-+*/×÷^]?\s*[=<>≤≥≠≈]\s*[-(]?\s*\d|\d\s*[+*/×÷^]\s*\d")
+# "1, 1, 2, 3, 5, 8": a sequence of terms (OEIS-style) is math, a table row is not comma-separated
+_NUMBER_SEQUENCE = re.compile(r"-?\d+(?:\s*,\s*-?\d+){3,}")
 _TEX_CONTROL_WORD = re.compile(r"\\[A-Za-z]{2,}")
 
 
@@ -562,7 +586,7 @@ def _may_be_boilerplate(ln: Line) -> bool:
     # plain-text arithmetic ("48/2 = 24") is math too: numbers normalise to 0 in the line key,
     # so two exercises differing only in their numbers would otherwise share a key
     return (
-        not ln.has_math
+        not is_markup_line(ln)  # formulas and TeX source lines (\\begin{proof}, \\noindent)
         and not is_math_label(ln.text)
         and not _ARITHMETIC.search(ln.text)
         and bool(line_key(ln.text))

@@ -132,10 +132,18 @@ def math_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+_TEXISH = re.compile(r"[\\^_{}=]")
+
+
 def _inline_dollar_end(text: str, i: int) -> int:
-    """End (exclusive) of the ``$..$`` opened at ``i``, or -1 if this ``$`` is not an opener."""
+    """End (exclusive) of the ``$..$`` opened at ``i``, or -1 if this ``$`` is not an opener.
+
+    Pandoc's rule (no space just inside the dollars, closer not followed by a digit) keeps
+    prices out. Q&A sites also write ``$ q_{1} = \\frac{1}{11}$``: a spaced span is accepted
+    when it stays on one line and holds TeX syntax (a backslash, ^, _, braces or =).
+    """
     n = len(text)
-    if i + 1 >= n or text[i + 1].isspace() or text[i + 1] == "$":
+    if i + 1 >= n or text[i + 1] == "$" or text[i + 1] == "\n":
         return -1
     limit = min(n, i + 1 + MAX_INLINE_CHARS)
     j = i + 1
@@ -147,9 +155,12 @@ def _inline_dollar_end(text: str, i: int) -> int:
         if c == "\n" and text.startswith("\n", j + 1):
             return -1  # a blank line ends a paragraph; inline math never crosses one
         if c == "$":
-            if text.startswith("$$", j):
+            if text.startswith("$$", j) or text[j + 1 : j + 2].isdigit():
                 return -1
-            if not text[j - 1].isspace() and not text[j + 1 : j + 2].isdigit():
+            if not text[i + 1].isspace() and not text[j - 1].isspace():
+                return j + 1
+            content = text[i + 1 : j]
+            if "\n" not in content and _TEXISH.search(content):
                 return j + 1
             return -1
         j += 1

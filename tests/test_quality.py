@@ -81,6 +81,11 @@ def test_math_spans_currency_and_escaped_dollars_are_prose():
     assert _spans("price: $ 20 $") == []  # pandoc: no space inside the delimiters
     assert _spans("one $x\n\ny$ two") == []  # inline math never crosses a blank line
     assert _spans("$$\na+b\n$$") == ["$$\na+b\n$$"]  # display math may span lines
+    # Q&A sites write spaced inline math; it counts when it holds TeX syntax, on one line
+    assert _spans(r"so $ q_{1} \cdot p_{1} = \frac{1}{11}$ holds") == [
+        r"$ q_{1} \cdot p_{1} = \frac{1}{11}$"
+    ]
+    assert _spans("pay $ 20 $ now, or $ 5\n and 6 = 7$") == []
 
 
 def test_math_spans_unclosed_openers_do_not_swallow_the_page():
@@ -186,6 +191,19 @@ def test_formula_lines_are_never_short_unpunctuated_or_boilerplate():
     assert removed == []
     a = analyse(t)
     assert gopher_repetition(t, "", CFG, a) is None  # a repeated display formula is no duplicate
+
+
+def test_number_sequences_and_arithmetic_count_as_words():
+    """OEIS-style sequences and plain-text arithmetic are math, not a table of numbers."""
+    seq = "sigma(8n+1) mod 4 starts: " + ", ".join(str(i % 4) for i in range(16))
+    prose = "We look at the sum of divisors and the partitions of the number with this rule."
+    t = "\n".join([prose, seq, prose.replace("rule", "law"), seq.replace("8n", "4n"), prose])
+    assert gopher_quality(t, "", CFG) is None
+    table = "\n".join([prose] + ["  ".join(str(i * j) for j in range(12)) for i in range(8)])
+    assert gopher_quality(table, "", CFG) in (
+        "gopher_below_avg_word_length",
+        "gopher_below_alpha_threshold",
+    )
 
 
 def test_count_formula_words():
