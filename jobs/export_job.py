@@ -40,6 +40,8 @@ STAGE = "export"
 BUNDLED_GSM8K = Path(__file__).resolve().parent.parent / "pipeline" / "data" / "gsm8k_test.jsonl.gz"
 TMP = "_export_tmp"
 KEY = "_key"
+BATCH_ROWS = 256  # rows per Parquet write in a task: bounds its memory
+ROWS_PER_TASK = 20_000  # more selected docs than this per task -> more tasks than WARC groups
 INPUT_COLUMNS = (
     "id",
     "url",
@@ -177,14 +179,14 @@ class ExportTask:
     def _index(self):
         return getattr(self.index, "value", self.index)
 
-    def process(self, rows, opener=None) -> tuple[list[dict], StageStats, dict]:
-        """Spark-free core: rows (dicts) -> (shard rows, stats, {benchmark: sample n-grams})."""
+    def iter_export(self, rows, stats: StageStats, samples: dict, opener=None):
+        """Spark-free core: yields the shard rows of ``rows`` (dicts grouped by warc_path, in
+        file order), counting into ``stats`` and ``samples`` ({benchmark: n-grams}) as it goes.
+        A generator, so a task holds one row at a time whatever its partition's size."""
         from pipeline.decontam import find_contamination
         from pipeline.shards import shuffle_key
 
         cfg = self.config.export
-        stats = StageStats(STAGE)
-        samples: dict[str, list[str]] = {}
         index = self._index() if cfg.decontaminate else None
         scrub = None
         if self.config.clean.pii:
@@ -206,7 +208,6 @@ class ExportTask:
         careful = cfg.careful and careful_available()
         if cfg.careful and not careful:
             stats.add("careful_unavailable_tasks", 1)
-        out = []
         for warc_path, group in groupby(rows, key=lambda r: r["warc_path"]):
             stream = None
             open_failed = False
@@ -266,14 +267,13 @@ class ExportTask:
                         if cfg.shuffle_seed >= 0
                         else 0,
                     }
-                    out.append(doc)
+                    yield doc
             finally:
                 if stream is not None:
                     stream.close()
         if scrub is not None:
             stats.add("pii_emails_replaced", pii_counts.emails)
             stats.add("pii_ips_replaced", pii_counts.ips)
-        return out, stats, samples
 
     def __call__(self, part_index: int, rows):
         import pyarrow as pa
@@ -281,13 +281,22 @@ class ExportTask:
 
         from pipeline.shards import SHARD_SCHEMA
 
-        docs, stats, samples = self.process(r.asDict() for r in rows)
+        stats = StageStats(STAGE)
+        samples: dict[str, list[str]] = {}
         schema = SHARD_SCHEMA.append(pa.field(KEY, pa.int64()))
         out = Path(self.run_path, TMP, "rows", f"part-{part_index:05d}.parquet")
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}.tmp")
         try:
-            pq.write_table(pa.Table.from_pylist(docs, schema), tmp, compression="zstd")
+            with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+                batch: list[dict] = []
+                for doc in self.iter_export((r.asDict() for r in rows), stats, samples):
+                    batch.append(doc)
+                    if len(batch) >= BATCH_ROWS:
+                        writer.write_table(pa.Table.from_pylist(batch, schema))
+                        batch = []
+                if batch:
+                    writer.write_table(pa.Table.from_pylist(batch, schema))
             os.replace(tmp, out)
         finally:
             if tmp.exists():
@@ -382,7 +391,9 @@ def run_export(spark, run: RunFolder, config: Config, force: bool = False) -> di
     results: list[str] = []
     if df is not None:
         n_warcs = df.select("warc_path").distinct().count()
-        parts = max(1, min(n_warcs, spark.sparkContext.defaultParallelism * 4))
+        n_rows = df.count()
+        want = max(spark.sparkContext.defaultParallelism * 4, -(-n_rows // ROWS_PER_TASK))
+        parts = max(1, min(n_warcs, want))
         grouped = df.repartition(parts, "warc_path").sortWithinPartitions(
             "warc_path", "warc_offset"
         )
