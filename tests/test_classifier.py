@@ -11,7 +11,7 @@ import pytest
 
 from classifiers.evaluate import average_precision, evaluate, pr_curve, precision_recall_at
 from classifiers.fasttext_model import _MODELS, MathScorer, train_classifier
-from classifiers.features import count_formulas, formula_bucket, to_fasttext_line
+from classifiers.features import count_formulas, formula_bucket, sample_words, to_fasttext_line
 from classifiers.seeds import (
     iter_seed_uri,
     load_bundled_negatives,
@@ -45,7 +45,16 @@ def test_fasttext_line_spaces_latex_and_prepends_markup():
 def test_long_docs_are_truncated():
     long = " ".join(f"w{i}" for i in range(10_000))
     line = to_fasttext_line(long, max_words=2000)
-    assert len(line.split(" ")) == 2001 and line.endswith("w1999")
+    toks = line.split(" ")
+    # 4 runs of 500 words at 0, 2500, 5000, 7500: the opening navigation cannot fill it all
+    assert len(toks) == 2001 and toks[1] == "w0" and toks[-1] == "w7999"
+    assert "w500" not in toks and "w2500" in toks and "w5500" not in toks and "w5499" in toks
+    assert sample_words("a b c", 2) == ["a", "b"]
+    assert sample_words(" ".join(map(str, range(10))), 4) == ["0", "2", "4", "6"]
+    short = " ".join(f"w{i}" for i in range(300))
+    assert to_fasttext_line(short, max_words=500).endswith("w299")
+    huge = " ".join(f"w{i}" for i in range(200_000))
+    assert to_fasttext_line(huge, max_words=100).split(" ")[-1] == "w1524"  # scans 2,000 words
 
 
 def test_evaluate_on_a_hand_made_list():
