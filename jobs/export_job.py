@@ -445,7 +445,7 @@ def run_export(spark, run: RunFolder, config: Config, force: bool = False) -> di
     run.mark_done(STAGE, {"manifest": str(run.sub("shards", MANIFEST)), "rows": out["kept"]})
     say(
         f"[export] {stats.records_read:,} docs: {stats.kept:,} exported, "
-        f"{sum(stats.dropped.values()):,} contaminated {dict(stats.dropped)}; "
+        f"{sum(stats.dropped.values()):,} dropped {dict(stats.dropped)}; "
         f"{out['shards']} shards, {int(out.get('tokens', 0)):,} {counter.kind}"
     )
     return out
@@ -477,6 +477,7 @@ def main(args) -> int:
         f"shards: {totals.get('shards', 0)} files, {totals.get('rows', 0):,} docs, "
         f"{totals.get('tokens', 0):,} {manifest.get('token_kind', '')}, "
         f"{totals.get('bytes', 0):,} bytes in {run.sub('shards')}; "
-        f"contaminated docs removed: {sum(stats.get('dropped', {}).values())}"
+        "contaminated docs removed: "
+        f"{sum(v for k, v in stats.get('dropped', {}).items() if k.startswith(CONTAMINATED))}"
     )
     return 0
