@@ -164,24 +164,39 @@ def bench_quality(cfg: DedupConfig, n_base: int) -> dict:
     except ImportError:  # pragma: no cover
         print("  datasketch not installed: skipped")
         return results
-    lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm)
     mh = []
-    for i, d in enumerate(docs):
+    for d in docs:
         m = MinHash(num_perm=cfg.num_perm, seed=cfg.seed)
         m.update_batch(_shingle_bytes(d, cfg.shingle_size))
         mh.append(m)
-        lsh.insert(i, m)
-    found = set()
-    for i, m in enumerate(mh):
-        for j in lsh.query(m):
-            if j != i:
-                found.add((min(i, j), max(i, j)))
-    print(f" datasketch MinHashLSH(threshold={cfg.threshold}) bands x rows = {lsh.b} x {lsh.r}")
-    add("datasketch candidates", found)
-    add(
-        "datasketch + estimate >= threshold",
-        {p for p in found if mh[p[0]].jaccard(mh[p[1]]) >= cfg.threshold},
-    )
+    for weights in ((0.5, 0.5), (0.1, 0.9)):
+        lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm, weights=weights)
+        for i, m in enumerate(mh):
+            lsh.insert(i, m)
+        found = set()
+        for i, m in enumerate(mh):
+            for j in lsh.query(m):
+                if j != i:
+                    found.add((min(i, j), max(i, j)))
+        print(
+            f" datasketch MinHashLSH(threshold={cfg.threshold}, weights={weights}) "
+            f"bands x rows = {lsh.b} x {lsh.r}"
+        )
+        tag = f"datasketch {lsh.b}x{lsh.r}"
+        add(f"{tag} candidates", found)
+        add(
+            f"{tag} + estimate >= threshold",
+            {p for p in found if mh[p[0]].jaccard(mh[p[1]]) >= cfg.threshold},
+        )
+        add(
+            f"{tag} + exact verification",
+            {
+                p
+                for p in found
+                if len(shingles[p[0]] & shingles[p[1]]) / len(shingles[p[0]] | shingles[p[1]])
+                >= cfg.threshold
+            },
+        )
     return results
 
 
