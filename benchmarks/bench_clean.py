@@ -4,7 +4,8 @@
 
 Corpora (all real text, nothing synthetic): tests/data/clean/math_pages.jsonl (44 math pages:
 cp-algorithms, StackMathQA, PlanetMath, Levin's Discrete Mathematics, MathJax and Wikipedia
-pages), the recall loop's held-out positives (classifiers/data/heldout.jsonl.gz, label 1, when
+pages), math_pages_extracted.jsonl (19 math pages of the sample WARC as mathmine's extractor
+emits them), the recall loop's held-out positives (classifiers/data/heldout.jsonl.gz, label 1, when
 present), and tests/data/clean/nonmath_pages.jsonl (91 non-math pages of every kind).
 
 Prints, per corpus: the pages each rule family drops (each family on its own, and the whole
@@ -39,6 +40,7 @@ def load_corpora() -> dict[str, list[dict]]:
 
     out = {
         "math fixtures": jsonl(DATA / "math_pages.jsonl"),
+        "math (extractor)": jsonl(DATA / "math_pages_extracted.jsonl"),
         "non-math pages": jsonl(DATA / "nonmath_pages.jsonl"),
     }
     if HELDOUT.exists():

@@ -199,6 +199,12 @@ def gopher_quality(text: str, url: str, cfg: CleanConfig, a: Analysed | None = N
     return None
 
 
+def _repeats_by_design(ln: Line) -> bool:
+    """Formulas, TeX source lines and structure labels ("Solution.", "Hint.", "2.") recur in
+    every worked example of a math page; they are not the repetition Gopher looks for."""
+    return is_markup_line(ln) or is_math_label(ln.text)
+
+
 def _numbers_are_math(ln: Line) -> bool:
     """Numbers on this line are math: it is a sentence, a sum ("48/2 = 24") or a sequence."""
     return (
@@ -230,7 +236,7 @@ def _paragraphs(a: Analysed) -> tuple[list[str], list[bool]]:
             cur.append(ln)
         elif cur:
             paras.append("\n".join(x.text for x in cur))
-            formula_only.append(any(is_markup_line(x) for x in cur))
+            formula_only.append(any(_repeats_by_design(x) for x in cur))
             cur = []
     return paras, formula_only
 
@@ -322,7 +328,9 @@ def gopher_repetition(
             return "gopher_dup_para_char_frac"
     lines = a.nonempty
     if lines:
-        n, chars = _dup_count_chars([ln.text for ln in lines], [is_markup_line(x) for x in lines])
+        n, chars = _dup_count_chars(
+            [ln.text for ln in lines], [_repeats_by_design(x) for x in lines]
+        )
         if cfg.max_dup_line_frac and n / len(lines) > cfg.max_dup_line_frac:
             return "gopher_dup_line_frac"
         if cfg.max_dup_line_char_frac and chars / total > cfg.max_dup_line_char_frac:

@@ -2,6 +2,10 @@
 
 Not used at test time: the tests read the committed JSONL files next to this script.
 Usage: .venv/bin/python tests/data/clean/build_fixtures.py /path/to/shared/data
+       .venv/bin/python tests/data/clean/build_fixtures.py /path/to/shared/data out/sample
+       (the second form writes math_pages_extracted.jsonl from a `mathmine sample` run)
+       .venv/bin/python tests/data/clean/build_fixtures.py /path/to/shared/data out/sample
+       (the second form writes math_pages_extracted.jsonl from a `mathmine sample` run)
 
 Math pages become text the way the extractor emits it: MathML with ``alttext`` -> ``$..$`` /
 ``$$..$$``, MathJax ``\\(..\\)`` / ``\\[..\\]`` left as written, Markdown+LaTeX and StackMathQA
@@ -135,8 +139,39 @@ def build_nonmath(shared: Path) -> list[dict]:
     return docs
 
 
+def build_extracted(run_dir: Path) -> list[dict]:
+    """The math pages of the bundled sample WARC as mathmine's own extractor emitted them
+    (docs/ of a ``mathmine sample`` run): every math page except Levin's book, of which every
+    fourth page (in URL order) is taken to keep the file small."""
+    import csv
+
+    import pyarrow.parquet as pq
+
+    repo = Path(__file__).resolve().parents[3]
+    with open(repo / "sample" / "manifest.tsv", newline="") as f:
+        kinds = {r["url"]: r for r in csv.DictReader(f, delimiter="\t")}
+    rows = pq.read_table(run_dir / "docs", columns=["url", "text"]).to_pylist()
+    math = sorted(
+        (r for r in rows if kinds.get(r["url"], {}).get("kind") == "math"), key=lambda r: r["url"]
+    )
+    levin = [r for r in math if "openmathbooks.org" in r["url"]]
+    keep = [r for r in math if "openmathbooks.org" not in r["url"]] + levin[::4]
+    return [
+        {"source": f"sample-warc/{kinds[r['url']]['source']}", "url": r["url"], "text": r["text"]}
+        for r in keep
+    ]
+
+
 def main() -> None:
     shared = Path(sys.argv[1])
+    if len(sys.argv) > 2:
+        # a `mathmine sample` run folder: the extractor's own text of the sample's math pages
+        docs = build_extracted(Path(sys.argv[2]))
+        with open(OUT / "math_pages_extracted.jsonl", "w") as f:
+            for d in docs:
+                f.write(json.dumps(d, ensure_ascii=False) + "\n")
+        print("math_pages_extracted", len(docs), sum(len(d["text"]) for d in docs), "chars")
+        return
     for name, docs in (
         ("math_pages", build_math(shared)),
         ("nonmath_pages", build_nonmath(shared)),
