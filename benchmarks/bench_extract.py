@@ -172,9 +172,8 @@ def bench_speed(path: Path, repeats: int = 2) -> dict:
 
 def bench_formulas() -> dict:
     sys.path.insert(0, str(REPO))
-    from tests.extract_fixtures import expected_formulas, fixture_pages, recall_of
-
     from pipeline.html_text import Extraction, extract_text
+    from tests.test_extract_fixtures import expected_formulas, fixture_pages, recall_of
 
     print(f"\n[3] formula recall per markup kind on {FIXTURES.relative_to(REPO)}")
     per_kind: dict[tuple[str, str], list[int]] = {}

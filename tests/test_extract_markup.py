@@ -12,6 +12,7 @@ from pipeline.math_markup import (
     has_math_markup,
     iter_formulas,
     page_delimiters,
+    protect_raw_tex,
     restore_placeholders,
     rewrite_math,
 )
@@ -116,10 +117,14 @@ def test_protect_and_restore_round_trip():
     html = f"<html><body>{PROSE}<p>Raw \\(a_1\\) and <script type='math/tex'>b_2</script></p></body></html>"
     tree = HTMLTree.parse(html)
     res = rewrite_math(tree, html, protect=True)
-    body = tree.body.text
+    body = protect_raw_tex(tree.body.html, res)
     assert "a_1" not in body and "b_2" not in body  # both hidden behind placeholders
     assert len(res.placeholders) == 2
     assert restore_placeholders(body, res.placeholders).count("_") == 2
+    # scripts are not text: jQuery is not math
+    js = "<p>x</p><script>$(a).b($)</script><p>cost $5 and $x_1$</p>"
+    out = protect_raw_tex(js, res)
+    assert "$(a).b($)" in out and "$x_1$" not in out and "cost $5" in out
 
 
 def test_mathml_script_and_data_mathml_use_html_parser():
@@ -132,3 +137,12 @@ def test_mathml_script_and_data_mathml_use_html_parser():
     res = extract_text(page)
     assert "$\\frac{p}{q}$" in res.text and "$e^x$" in res.text
     assert "ex." not in res.text  # the rendered glyphs are gone
+
+
+def test_bench_token_f1():
+    from benchmarks.bench_extract import token_f1
+
+    assert token_f1("The cat sat", "the cat sat") == 1.0
+    assert token_f1("", "something") == 0.0
+    # 2 of 3 predicted tokens right, 2 of 4 truth tokens found: P=2/3, R=1/2
+    assert abs(token_f1("a b x", "a b c d") - 2 * (2 / 3) * 0.5 / (2 / 3 + 0.5)) < 1e-12
