@@ -38,7 +38,9 @@ class Corpus(Protocol):
     def count(self) -> int: ...
     def score(self, model_path: str, iteration: int) -> None: ...
     def score_histogram(self, iteration: int) -> list[tuple[float, int, int]]: ...
-    def select(self, iteration: int, threshold: float) -> tuple[int, int]: ...
+    def select(
+        self, iteration: int, threshold: float, also: set[str] = frozenset()
+    ) -> tuple[int, int]: ...
     def domain_rows(self, iteration: int) -> dict[str, dict]: ...
     def url_rows(self, iteration: int, domains: list[str]) -> list[tuple[str, str, str, bool]]: ...
     def fetch(self, ids: list[str]) -> list[dict]: ...
@@ -80,8 +82,9 @@ def _has_math_markup(d: dict) -> bool:
 class ListCorpus:
     """A :class:`Corpus` over a list of doc dicts (id, url, domain, text, formulas, math_markup)."""
 
-    def __init__(self, docs: list[dict]):
+    def __init__(self, docs: list[dict], max_words: int = 500):
         self.docs = docs
+        self.max_words = max_words
         self.by_id = {d["id"]: d for d in docs}
         self.scores: dict[int, dict[str, float]] = {}
         self.selected: dict[int, set[str]] = {}
@@ -90,7 +93,7 @@ class ListCorpus:
         return len(self.docs)
 
     def score(self, model_path: str, iteration: int) -> None:
-        s = MathScorer(model_path)
+        s = MathScorer(model_path, self.max_words)
         vals = s.score_many(self.docs)
         self.scores[iteration] = {d["id"]: v for d, v in zip(self.docs, vals)}
 
@@ -103,9 +106,11 @@ class ListCorpus:
             a[1] += _doc_tokens(d)
         return [(k, v[0], v[1]) for k, v in agg.items()]
 
-    def select(self, iteration: int, threshold: float) -> tuple[int, int]:
+    def select(
+        self, iteration: int, threshold: float, also: set[str] = frozenset()
+    ) -> tuple[int, int]:
         sc = self.scores[iteration]
-        sel = {i for i, v in sc.items() if v >= threshold}
+        sel = {i for i, v in sc.items() if v >= threshold} | (set(also) & set(sc))
         self.selected[iteration] = sel
         return len(sel), sum(_doc_tokens(self.by_id[i]) for i in sel)
 
@@ -215,9 +220,11 @@ def run_loop(
             threshold = threshold_for_budget(corpus.score_histogram(it), cfg.token_budget)
         else:
             threshold = cfg.threshold
-        pages, tokens = corpus.select(it, threshold)
+        # pages under accepted paths are math by review/rule: selected whatever their score
+        forced = extra_ids if getattr(cfg, "select_path_pages", True) else set()
+        pages, tokens = corpus.select(it, threshold, forced)
 
-        ho_scores = MathScorer(model_path).score_many(heldout) if heldout else []
+        ho_scores = MathScorer(model_path, cfg.max_words).score_many(heldout) if heldout else []
         if heldout:
             _write_heldout_scores(out / "heldout_scores.parquet", heldout, ho_scores)
         ho = evaluate(ho_scores, labels, threshold) if heldout else {}
@@ -249,6 +256,7 @@ def run_loop(
             "heldout": ho,
             "docs_scored": n_docs,
             "pages_selected": pages,
+            "pages_selected_by_path": len(forced),
             "tokens_selected": tokens,
             "new_pages_vs_previous": new_pages,
             "pages_in_previous_too": common,

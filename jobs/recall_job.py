@@ -103,6 +103,7 @@ class SparkCorpus:
         self.max_words = max_words
         self.scored: dict[int, object] = {}
         self.thresholds: dict[int, float] = {}
+        self.forced: dict[int, object] = {}  # ids selected because they sit under accepted paths
         self._n = None
         self._tmp = None
 
@@ -152,14 +153,22 @@ class SparkCorpus:
     def _selected(self, iteration: int):
         from pyspark.sql import functions as F
 
-        return self.scored[iteration].withColumn(
-            "selected", F.col("score") >= F.lit(self.thresholds[iteration])
+        df = self.scored[iteration]
+        above = F.col("score") >= F.lit(self.thresholds[iteration])
+        forced = self.forced.get(iteration)
+        if forced is None:
+            return df.withColumn("selected", above)
+        df = df.join(forced.withColumn("_forced", F.lit(True)), "id", "left")
+        return df.withColumn("selected", above | F.coalesce("_forced", F.lit(False))).drop(
+            "_forced"
         )
 
-    def select(self, iteration: int, threshold: float) -> tuple[int, int]:
+    def select(self, iteration: int, threshold: float, also=frozenset()) -> tuple[int, int]:
         from pyspark.sql import functions as F
 
         self.thresholds[iteration] = threshold
+        if also:
+            self.forced[iteration] = self._ids_df(sorted(also)).persist()
         r = (
             self._selected(iteration)
             .filter("selected")
@@ -239,7 +248,7 @@ class SparkCorpus:
         return self.spark.read.parquet(self.run.uri("selected")).count()
 
     def close(self) -> None:
-        for df in self.scored.values():
+        for df in list(self.scored.values()) + list(self.forced.values()):
             df.unpersist()
         self.docs.unpersist()
         if self._tmp:

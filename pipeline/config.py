@@ -123,6 +123,7 @@ class RecallConfig:
     negatives_skip_math: bool = True  # crawl negatives exclude docs with formulas/math markup
     max_words: int = 500  # words of a doc the classifier reads (bounds scoring cost)
     balance_classes: bool = True  # repeat the smaller class to the size of the larger one
+    select_path_pages: bool = True  # pages under accepted URL paths are selected too
 
 
 @dataclass(frozen=True)

@@ -44,8 +44,10 @@ def test_each_iteration_writes_model_metrics_paths_and_scores(recall_run):
         scores = pq.read_table(recall_run / "scores" / f"iter={it}").to_pandas()
         assert list(scores.columns) == ["id", "score"]
         assert sorted(scores["id"]) == sorted(docs["id"])
-        selected = int((scores["score"] >= metrics["threshold"]).sum())
-        assert metrics["pages_selected"] == selected
+        above = int((scores["score"] >= metrics["threshold"]).sum())
+        # iteration 2 also selects the pages found under accepted paths in iteration 1
+        assert metrics["pages_selected"] >= above
+        assert metrics["pages_selected"] <= above + metrics["pages_selected_by_path"]
         assert metrics["docs_scored"] == len(docs)
     assert "score" not in docs.columns
 
@@ -93,7 +95,20 @@ def test_selected_table_and_stats(recall_run):
     assert len(sel) == stats["kept"]
     m2 = json.loads((recall_run / "models" / "iter=2" / "metrics.json").read_text())
     assert stats["kept"] == m2["pages_selected"]
-    assert (sel.math_score >= m2["threshold"]).all()
+    # everything scoring above the threshold, plus the pages under the accepted path
+    s2 = pq.read_table(recall_run / "scores" / "iter=2").to_pandas()
+    docs = pq.read_table(recall_run / "docs").to_pandas()
+    above = set(s2[s2.score >= m2["threshold"]].id)
+    assert above <= set(sel.id)
+    by_path = set(sel.id) - above
+    urls = set(docs[docs.id.isin(by_path)].url)
+    assert all(u.startswith("https://planetmath.org/") for u in urls)
+    assert {f"https://planetmath.org/misfiled{i}" for i in range(PLANTED)} <= set(
+        sel.id.map(dict(zip(docs.id, docs.url)))
+    )
+    # by-path pages are the iteration-1 new positives (those not also above the threshold)
+    m1 = json.loads((recall_run / "models" / "iter=1" / "metrics.json").read_text())
+    assert len(by_path) <= m2["pages_selected_by_path"] == m1["new_positives"]
     assert [h["iteration"] for h in stats["heldout"]] == [1, 2]
 
 
