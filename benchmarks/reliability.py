@@ -394,6 +394,39 @@ def run_table(
     return rows
 
 
+_EXTRACT_ONE = r"""
+import json, resource, sys, time
+from pipeline.config import load_config
+from pipeline.extract import extract_warc
+from pipeline.records import StageStats
+cfg = load_config(None, json.loads(sys.argv[2]))
+stats = StageStats("extract")
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+with open(sys.argv[1], "rb") as fh:
+    docs = sum(1 for _ in extract_warc(fh, sys.argv[1], cfg, stats))
+print(json.dumps({"stats": stats.to_dict(), "docs": docs, "seconds": time.perf_counter() - t0,
+                  "rss_base_mb": base / 1024,
+                  "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def extract_one_isolated(path: Path, settings=(), timeout: float = 120.0) -> dict:
+    """extract_warc (no Spark) over one file in a fresh interpreter: stats, time, peak RSS.
+
+    A fresh process makes ru_maxrss this input's own peak; the timeout turns a hang into a
+    result ({"timeout": True}) instead of a stuck test.
+    """
+    cmd = [sys.executable, "-c", _EXTRACT_ONE, str(path), json.dumps(list(settings))]
+    try:
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"timeout": True, "seconds": timeout}
+    if proc.returncode != 0:
+        return {"crash": proc.stderr[-2000:], "returncode": proc.returncode}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 # the configuration a user runs, on the 2 local cores the test machine has
 DEFAULT_SETTINGS = ("spark.master=local[2]",)
 
@@ -439,6 +472,179 @@ def collect_rows(run, inputs: dict[str, tuple[Path, int]]) -> list[dict]:
     return rows
 
 
+# ------------------------------------------------------------------------------------------
+# Faults: the driver killed mid-run (then the same command again), a Python worker killed
+# mid-task (Spark retries it). Either way docs/ must end with exactly the rows of an
+# undisturbed run.
+
+
+def _extract_cmd(paths: list[str], out: Path, settings) -> list[str]:
+    cmd = [sys.executable, "-m", "jobs.cli", "extract", "--input", *paths, "--out", str(out)]
+    for s in settings:
+        cmd += ["--set", s]
+    return cmd
+
+
+def _launch(cmd: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _wait(proc: subprocess.Popen, timeout: float) -> str:
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate()
+        return f"timed out after {timeout:.0f} s"
+    return "" if proc.returncode == 0 else f"exit {proc.returncode}: {err[-500:]}"
+
+
+def docs_ids(out: Path) -> list[str]:
+    """Every id in a run folder's docs/ (sorted, duplicates kept so they can be counted)."""
+    import pyarrow.parquet as pq
+
+    ids: list[str] = []
+    for f in sorted((out / "docs").glob("*.parquet")):
+        ids += pq.read_table(f, columns=["id"]).column("id").to_pylist()
+    return sorted(ids)
+
+
+def _done_count(out: Path, paths: list[str]) -> int:
+    from jobs.extract_job import STAGE, task_key
+    from jobs.run_folder import RunFolder
+
+    run = RunFolder(out)
+    return sum(run.is_done(STAGE, task_key(p)) for p in paths)
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d.name))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _busy_python_worker(root: int, min_cpu_s: float) -> int | None:
+    """A forked pyspark worker (child of the pyspark daemon) that has run >= min_cpu_s."""
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in _descendants(root):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            parent_cmd = Path(f"/proc/{stat[1]}/cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        if b"pyspark.daemon" in cmd and b"pyspark.daemon" in parent_cmd:
+            if (int(stat[11]) + int(stat[12])) / tick >= min_cpu_s:
+                return pid
+    return None
+
+
+def fault_driver_killed(paths: list[str], out: Path, settings, timeout: float) -> dict:
+    """Kill the whole extract command once some (not all) WARCs are done; run it again."""
+    if out.exists():
+        shutil.rmtree(out)
+    cmd = _extract_cmd(paths, out, settings)
+    t0 = time.perf_counter()
+    proc = _launch(cmd)
+    done_at_kill = -1
+    while proc.poll() is None and time.perf_counter() - t0 < timeout:
+        n = _done_count(out, paths)
+        if 0 < n < len(paths):
+            os.killpg(proc.pid, signal.SIGKILL)
+            done_at_kill = n
+            break
+        time.sleep(0.05)
+    proc.communicate()
+    problem = _wait(_launch(cmd), timeout)
+    return {"seconds": time.perf_counter() - t0, "done_at_kill": done_at_kill, "problem": problem}
+
+
+def fault_worker_killed(paths: list[str], out: Path, settings, timeout: float) -> dict:
+    """Kill one busy Python worker mid-task; local[2,4] lets Spark retry the task."""
+    if out.exists():
+        shutil.rmtree(out)
+    settings = [s for s in settings if not s.startswith("spark.master=")]
+    cmd = _extract_cmd(paths, out, [*settings, "spark.master=local[2,4]"])
+    t0 = time.perf_counter()
+    proc = _launch(cmd)
+    killed = None
+    while proc.poll() is None and time.perf_counter() - t0 < timeout:
+        if killed is None:
+            pid = _busy_python_worker(proc.pid, 1.0)
+            if pid and _done_count(out, paths) < len(paths):
+                os.kill(pid, signal.SIGKILL)
+                killed = pid
+        time.sleep(0.05)
+    problem = _wait(proc, max(timeout - (time.perf_counter() - t0), 1))
+    return {"seconds": time.perf_counter() - t0, "killed_worker": killed, "problem": problem}
+
+
+def fault_rows(
+    work: Path, inputs: dict[str, tuple[Path, int]], reference: Path, timeout: float = 600.0
+) -> list[dict]:
+    """Rows for the fault runs, each compared with the undisturbed run in ``reference``."""
+    from jobs.run_folder import RunFolder
+
+    paths = [str(p) for p, _ in inputs.values()]
+    ref_ids = docs_ids(reference)
+    records_in = sum(n for _, n in inputs.values())
+    rows = []
+    for name, fn in (
+        ("fault: driver killed mid-run, re-run", fault_driver_killed),
+        ("fault: Python worker killed mid-task", fault_worker_killed),
+    ):
+        out = work / name.split(":")[1].strip().split()[0]
+        res = fn(paths, out, DEFAULT_SETTINGS, timeout)
+        ids = docs_ids(out)
+        stats = RunFolder(out).read_json("stats.json", {}).get("extract", {})
+        kept = stats.get("kept", 0)
+        dropped = stats.get("dropped", {})
+        same = ids == ref_ids
+        what = (
+            f"killed after {res['done_at_kill']} of {len(paths)} WARCs were done"
+            if "done_at_kill" in res
+            else f"killed worker pid {res['killed_worker']}"
+        )
+        rows.append(
+            {
+                "input": name,
+                "bytes": sum(Path(p).stat().st_size for p in paths),
+                "records_in": records_in,
+                "read": stats.get("records_read", 0),
+                "kept": kept,
+                "dropped": dropped,
+                "lost": lost_of({"kept": kept, "dropped": dropped}, records_in),
+                "seconds": round(res["seconds"], 1),
+                "peak_rss_mb": stats.get("peak_rss_mb_max"),
+                "note": (
+                    f"{what}; docs/ ids {'==' if same else '!='} undisturbed run's "
+                    f"({len(ids)} rows vs {len(ref_ids)})"
+                    + (f"; {res['problem']}" if res["problem"] else "")
+                ),
+                "identical": same and not res["problem"],
+            }
+        )
+    return rows
+
+
 def format_table(rows: list[dict]) -> str:
     head = f"{'input':46s} {'on disk':>9s} {'in':>5s} {'kept':>5s} {'lost':>4s} {'time s':>7s} {'rss MB':>7s}  dropped by reason"
     lines = [head, "-" * len(head)]
@@ -448,7 +654,7 @@ def format_table(rows: list[dict]) -> str:
                 f"{r['input']:46s} {'':>9s} {'':>5s} {'':>5s} {'':>4s} {r['seconds']:7.1f}"
             )
             continue
-        dropped = ", ".join(f"{k} {v}" for k, v in sorted(r["dropped"].items()))
+        dropped = r.get("note") or ", ".join(f"{k} {v}" for k, v in sorted(r["dropped"].items()))
         lines.append(
             f"{r['input'][:46]:46s} {_size(r['bytes']):>9s} {r['records_in']:5d} {r['kept']:5d} "
             f"{r['lost']:4d} {r['seconds']:7.2f} {r['peak_rss_mb'] or 0:7.0f}  {dropped}"
@@ -481,12 +687,23 @@ def main(argv: list[str] | None = None) -> int:
         inputs = all_inputs(work, a.bomb_mib)
         print(f"built {len(inputs)} inputs in {time.perf_counter() - t0:.1f} s under {work}")
         rows = run_table(inputs, work / "run", timeout=a.timeout)
-        print(format_table(rows))
+        print(format_table(rows), flush=True)
+        # faults on the real files plus the bundled sample (long enough a task to kill a
+        # worker inside it); reference = an undisturbed run of the same inputs
+        real = {k: v for k, v in inputs.items() if v[0].parent == WARC_DIR}
+        sample = REPO / "sample" / "sample.warc.gz"
+        real["sample.warc.gz"] = (sample, count_records(sample))
+        run_table(real, work / "reference", timeout=a.timeout)
+        faults = fault_rows(work, real, work / "reference", a.timeout)
+        print("\n" + format_table(faults))
+        rows += faults
+        if not all(f["identical"] for f in faults):
+            print("\nFAULT RUNS DIFFER from the undisturbed run")
         lost = sum(r.get("lost", 0) for r in rows)
         print(f"\nlost records in total: {lost}")
         if a.json:
             print(json.dumps(rows, indent=1))
-        return 1 if lost else 0
+        return 1 if lost or not all(f["identical"] for f in faults) else 0
     finally:
         if not a.keep and not a.out:
             shutil.rmtree(work, ignore_errors=True)
