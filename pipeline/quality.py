@@ -116,14 +116,20 @@ def count_formula_words(formula: str) -> int:
 
 
 def _words_with_formulas(a: Analysed) -> list[str | None]:
-    """All whitespace words in order, each formula a ``None`` (n-grams across it are skipped)."""
+    """The whitespace words of lines without math, in order; a line with a formula is one
+    ``None`` gap (n-grams across it are skipped).
+
+    Exercise sets state one formula per line with the same wording ("Find the first five terms
+    of the sequence where the first term is $a_1 = 5$ and the common difference is $d = 3$.",
+    22 times in an OpenStax section): that wording repeats by design, so Gopher's n-gram
+    shares are measured on the prose lines only.
+    """
     out: list[str | None] = []
-    prev = 0
-    for s, e in a.spans:
-        out.extend(a.text[prev:s].split())
-        out.append(None)
-        prev = e
-    out.extend(a.text[prev:].split())
+    for ln in a.lines:
+        if ln.has_math:
+            out.append(None)
+        else:
+            out.extend(ln.text.split())
     return out
 
 
@@ -393,6 +399,13 @@ def is_list_item(ln: Line) -> bool:
     return bool(_LIST_ITEM.match(ln.text))
 
 
+def _is_exercise_prompt(lines: list[Line], i: int) -> bool:
+    """ "Translate each word phrase into an algebraic expression:" followed by a line with a
+    formula: the instruction of an exercise set, repeated before every group of exercises."""
+    t = lines[i].text.rstrip()
+    return t.endswith(":") and i + 1 < len(lines) and lines[i + 1].has_math
+
+
 def _ends_punctuated(ln: Line) -> bool:
     """A line ends a sentence if it ends in terminal punctuation or in a formula (or is code)."""
     if ln.is_formula or is_code_line(ln):
@@ -434,7 +447,8 @@ def fineweb_quality(text: str, url: str, cfg: CleanConfig, a: Analysed | None = 
             or len(ln.text.strip()) <= short
             or is_code_line(ln)
             or is_list_item(ln)
-            for ln in lines
+            or _is_exercise_prompt(lines, i)
+            for i, ln in enumerate(lines)
         ]
         _, chars = _dup_count_chars([ln.text for ln in lines], exempt)
         if chars / max(1, len(text.replace("\n", ""))) > cfg.fineweb_char_dup_ratio:

@@ -139,6 +139,50 @@ def build_nonmath(shared: Path) -> list[dict]:
     return docs
 
 
+OPENSTAX_MODULES = ("m81245", "m81255", "m81270", "m81418")  # exercise-heavy sections
+
+
+def build_openstax(shared: Path) -> list[dict]:
+    """OpenStax algebra sections with exercise sets: CNXML text of the innermost paragraph-like
+    elements (para, title, item, equation), MathML linearised to ``$..$`` as the recall
+    seeds do."""
+    from lxml import etree
+
+    mathml = "{http://www.w3.org/1998/Math/MathML}math"
+    keep = ("para", "title", "item", "equation")
+    out = []
+    for mod in OPENSTAX_MODULES:
+        f = shared / "math-seeds/openstax-algebra-cnxml/modules" / mod / "index.cnxml.gz"
+        tree = etree.fromstring(gzip.decompress(f.read_bytes()))
+        for m in list(tree.iter(mathml)):
+            tex = " ".join(t.strip() for t in m.itertext() if t.strip())
+            tail = m.tail
+            for ch in list(m):
+                m.remove(ch)
+            m.text, m.tail = f" ${tex}$ ", tail
+        paras = []
+        for el in tree.iter():
+            if not isinstance(el.tag, str) or etree.QName(el).localname not in keep:
+                continue
+            anc = el.getparent()
+            while anc is not None and not (
+                isinstance(anc.tag, str) and etree.QName(anc).localname in keep
+            ):
+                anc = anc.getparent()
+            if anc is None:
+                t = " ".join("".join(el.itertext()).split())
+                if t:
+                    paras.append(t)
+        out.append(
+            {
+                "source": f"openstax-algebra-cnxml/modules/{mod}",
+                "url": f"https://openstax.org/modules/{mod}",
+                "text": "\n".join(paras),
+            }
+        )
+    return out
+
+
 def build_extracted(run_dir: Path) -> list[dict]:
     """The math pages of the bundled sample WARC as mathmine's own extractor emitted them
     (docs/ of a ``mathmine sample`` run): every math page except Levin's book, of which every
@@ -175,6 +219,7 @@ def main() -> None:
     for name, docs in (
         ("math_pages", build_math(shared)),
         ("nonmath_pages", build_nonmath(shared)),
+        ("openstax_exercises", build_openstax(shared)),
     ):
         with open(OUT / f"{name}.jsonl", "w") as f:
             for d in docs:
