@@ -37,20 +37,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_config_arguments(p)
 
 
-def read_html_file(path: str) -> bytes:
-    """The bytes of an .html or .html.gz file; UserError if it cannot be read."""
+def read_html_file(path: str, max_bytes: int = 0) -> bytes:
+    """The bytes of an .html or .html.gz file, at most ``max_bytes + 1`` of them (0 = all).
+
+    A gzip bomb stops at the cap (the caller sees a body over the page limit) instead of
+    inflating into memory. UserError if the file cannot be read.
+    """
     from pipeline.errors import UserError
 
     p = Path(path)
     if not p.is_file():
         raise UserError(f"{path}: no such file; pass existing .html or .html.gz files")
+    limit = max_bytes + 1 if max_bytes else -1
     try:
         with open(p, "rb") as f:
             head = f.read(2)
-        if head == b"\x1f\x8b":
-            with gzip.open(p, "rb") as f:
-                return f.read()
-        return p.read_bytes()
+        opener = gzip.open if head == b"\x1f\x8b" else open
+        with opener(p, "rb") as f:
+            return f.read(limit)
     except (OSError, EOFError) as e:
         raise UserError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from None
 
@@ -62,8 +66,14 @@ def main(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, args.overrides)
     # Read every file first so a typo in the 3rd name fails before output starts.
-    bodies = [(path, read_html_file(path)) for path in args.files]
+    cap = config.extract.max_page_bytes
+    bodies = [(path, read_html_file(path, cap)) for path in args.files]
     for path, body in bodies:
+        if cap and len(body) > cap:
+            obj = {"path": path, "text": "", "formulas": 0, "dropped": "too_large"}
+            obj["detail"] = f"more than {cap} bytes"
+            sys.stdout.write(json.dumps(obj) + "\n")
+            continue
         html, charset = decode_html(body)
         res = extract_text(html, url=args.url, mode=args.mode, config=config.extract)
         if isinstance(res, Extraction):

@@ -78,3 +78,15 @@ def test_console_entry_point_runs():
     assert out.returncode == 0, out.stderr
     row = json.loads(out.stdout)
     assert row["formulas"] == 2 and "\\( E = mc^2 \\)" in row["text"]
+
+
+def test_gzip_bomb_is_cut_at_the_page_limit(tmp_path, capsys):
+    bomb = tmp_path / "bomb.html.gz"
+    with gzip.open(bomb, "wb", compresslevel=9) as f:
+        f.write(b"<html><body><p>")
+        chunk = b"a" * 1_000_000
+        for _ in range(200):  # 200 MB of HTML in ~200 KB on disk
+            f.write(chunk)
+    assert bomb.stat().st_size < 1_000_000
+    rc, rows, _ = run_cli([str(bomb)], capsys)
+    assert rc == 0 and rows[0]["dropped"] == "too_large"
