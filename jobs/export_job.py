@@ -368,6 +368,25 @@ def _swap_in(new: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def check_export_config(cfg: ExportConfig) -> None:
+    """Fail before any work on settings the shard writer would only reject at the end."""
+    import pyarrow as pa
+
+    if cfg.shard_rows <= 0 and cfg.shard_bytes <= 0:
+        raise UserError("set export.shard_bytes or export.shard_rows to a value > 0")
+    try:
+        ok = cfg.compression == "none" or pa.Codec.is_available(cfg.compression)
+    except (ValueError, TypeError, pa.ArrowException):
+        ok = False
+    if not ok:
+        raise UserError(
+            f"export.compression {cfg.compression!r} is not a Parquet codec available here; "
+            "use zstd (default), snappy, gzip, brotli, lz4 or none"
+        )
+    if cfg.ngram < 1:
+        raise UserError(f"export.ngram must be >= 1, got {cfg.ngram}")
+
+
 def run_export(spark, run: RunFolder, config: Config, force: bool = False) -> dict:
     """The export stage (see the module docstring); returns its stats (also in stats.json)."""
     from jobs.progress import say, stage_progress
@@ -375,6 +394,7 @@ def run_export(spark, run: RunFolder, config: Config, force: bool = False) -> di
     from pipeline.tokens import make_token_counter
 
     cfg = config.export
+    check_export_config(cfg)
     tmp = run.sub(TMP)
     if not force and run.is_done(STAGE) and not verify_manifest(run.sub("shards")):
         shutil.rmtree(tmp, ignore_errors=True)  # left by a killed --force re-export

@@ -94,3 +94,17 @@ def test_bad_benchmarks_are_user_errors(tmp_path):
         )
     with pytest.raises(UserError, match="ngram must be >= 1"):
         build_index(load_config(None, ["export.ngram=0"]).export)
+
+
+def test_export_settings_are_checked_before_any_work():
+    from jobs.export_job import check_export_config
+
+    check_export_config(load_config().export)
+    check_export_config(load_config(None, ["export.compression=none"]).export)
+    for bad, msg in (
+        (["export.shard_bytes=0", "export.shard_rows=0"], "shard_bytes or export.shard_rows"),
+        (["export.compression=zip"], "not a Parquet codec"),
+        (["export.ngram=0"], "ngram must be >= 1"),
+    ):
+        with pytest.raises(UserError, match=msg):
+            check_export_config(load_config(None, bad).export)
