@@ -13,6 +13,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from classifiers.features import SCAN_FACTOR
 from jobs.run_folder import RunFolder
 from pipeline.config import Config, load_config
 from pipeline.records import StageStats
@@ -234,7 +235,10 @@ class SparkCorpus:
             return []
         if total > n:
             pool = pool.sample(fraction=min(1.0, 1.2 * n / total), seed=seed).limit(n)
-        return [r.asDict() for r in pool.select("id", "text", "formulas", "math_markup").collect()]
+        # only what the classifier reads travels to the driver (500K negatives x whole pages
+        # would not fit): SCAN_FACTOR x max_words words are at most ~8 chars each here
+        head = F.substring("text", 1, SCAN_FACTOR * self.max_words * 8).alias("text")
+        return [r.asDict() for r in pool.select("id", head, "formulas", "math_markup").collect()]
 
     def write_selected(self, iteration: int) -> int:
         from pyspark.sql import functions as F
