@@ -31,13 +31,15 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+import pipeline
 from jobs.run_folder import RunFolder
 from pipeline.config import Config, ExportConfig, IOConfig, load_config
 from pipeline.errors import UserError
 from pipeline.records import StageStats
 
 STAGE = "export"
-BUNDLED_GSM8K = Path(__file__).resolve().parent.parent / "pipeline" / "data" / "gsm8k_test.jsonl.gz"
+# shipped as package data of pipeline/ (pyproject: pipeline = ["data/*"]), wheel or checkout
+BUNDLED_GSM8K = Path(pipeline.__file__).resolve().parent / "data" / "gsm8k_test.jsonl.gz"
 TMP = "_export_tmp"
 KEY = "_key"
 BATCH_ROWS = 256  # rows per Parquet write in a task: bounds its memory
