@@ -23,22 +23,23 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not cluster" tests
 
-# datatrove pins its own dependencies: it gets a venv of its own for the baseline.
-# trafilatura needs lxml_html_clean with current lxml; WarcReader needs cchardet, magic, warcio.
-.venv-bench/.installed:
-	test -x .venv-bench/bin/python || $(PY) -m venv .venv-bench
-	-.venv-bench/bin/python -m pip install -q 'datatrove[processing]>=0.4,<1' faust-cchardet python-magic warcio lxml_html_clean && touch $@
+# The benchmarks compare against datatrove (and spaCy, its word splitter): the bench extra.
+BENCH_STAMP := $(VENV)/.bench-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-bench: $(STAMP) .venv-bench/.installed
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	rm -f $(VENV)/.bench-* && touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.bench_pipeline $(BENCH_ARGS)
 
-bench-extract: $(STAMP)
+bench-extract: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.bench_extract
 
-bench-dedup: $(STAMP)
+bench-dedup: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.bench_dedup
 
-bench-clean: $(STAMP)
+bench-clean: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.bench_clean
 
 reliability: $(STAMP)

@@ -183,7 +183,11 @@ def run_datatrove(warc: Path, python: str | None) -> dict | None:
             timeout=3600,
         )
     if r.returncode != 0:
-        print(f"baseline (b) datatrove failed: {r.stderr[-500:]}", file=sys.stderr)
+        print(
+            "baseline (b) datatrove: skipped, it did not run (install the bench extra: "
+            f"pip install -e '.[bench]'): {r.stderr.strip().splitlines()[-1:]}",
+            file=sys.stderr,
+        )
         return None
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -203,7 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--baseline-pages", type=int, default=400, help="pages the baselines process (default 400)"
     )
-    ap.add_argument("--datatrove-python", default=str(REPO / ".venv-bench" / "bin" / "python"))
+    ap.add_argument(
+        "--datatrove-python",
+        default=sys.executable,
+        help="a Python with datatrove installed (default: this one, bench extra)",
+    )
     ap.add_argument("--pages-per-snapshot", type=float, default=PAGES_PER_SNAPSHOT)
     ap.add_argument("--usd-per-vcpu-hour", type=float, default=USD_PER_VCPU_HOUR)
     ap.add_argument("--out", default="bench.json")
