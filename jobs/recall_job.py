@@ -119,7 +119,13 @@ class SparkCorpus:
         sc = self.spark.sparkContext
         if sc.master.startswith("local"):
             return model_path, ""
-        self._tmp = self._tmp or tempfile.mkdtemp(prefix="mathmine-models-")
+        if self._tmp is None:
+            # executors fetch added files again for any later task of this session, so the
+            # copies must outlive the stage: removed when the driver process exits
+            import atexit
+
+            self._tmp = tempfile.mkdtemp(prefix="mathmine-models-")
+            atexit.register(shutil.rmtree, self._tmp, True)
         name = f"model-{uuid.uuid4().hex[:12]}.bin"
         shutil.copyfile(model_path, os.path.join(self._tmp, name))
         sc.addFile(os.path.join(self._tmp, name))
@@ -255,8 +261,6 @@ class SparkCorpus:
         for df in list(self.scored.values()) + list(self.forced.values()):
             df.unpersist()
         self.docs.unpersist()
-        if self._tmp:
-            shutil.rmtree(self._tmp, ignore_errors=True)
 
 
 def run_recall(

@@ -146,3 +146,29 @@ def test_recall_command_needs_a_run_with_docs(tmp_path, capsys):
 
     assert main(["recall", "--run", str(tmp_path / "nothing")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_executors_find_a_model_shipped_with_addfile(spark, recall_run, tmp_path):
+    """On a cluster the model path is not on the executors: ArrowScorer falls back to the copy
+    shipped with sc.addFile (what SparkCorpus does for a non-local master)."""
+    import shutil
+    import uuid
+
+    from jobs.recall_job import ArrowScorer
+
+    name = f"model-{uuid.uuid4().hex[:8]}.bin"
+    shutil.copyfile(recall_run / "models" / "iter=1" / "model.bin", tmp_path / name)
+    spark.sparkContext.addFile(str(tmp_path / name))
+    # the path ArrowScorer is given does not exist, as on a cluster's executors; the source of
+    # the added file stays (Spark re-checks it for every later task of the session)
+    fn = ArrowScorer(str(tmp_path / "not-on-executors" / "model.bin"), name, 500)
+    docs = spark.read.parquet(str(recall_run / "docs"))
+    got = (
+        docs.select("id", "text", "formulas", "math_markup")
+        .mapInArrow(fn, "id string, score float")
+        .toPandas()
+        .set_index("id")["score"]
+        .sort_index()
+    )
+    loop = pq.read_table(recall_run / "scores" / "iter=1").to_pandas().set_index("id")["score"]
+    assert got.round(5).equals(loop.sort_index().round(5))
