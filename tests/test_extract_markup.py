@@ -146,3 +146,17 @@ def test_bench_token_f1():
     assert token_f1("", "something") == 0.0
     # 2 of 3 predicted tokens right, 2 of 4 truth tokens found: P=2/3, R=1/2
     assert abs(token_f1("a b x", "a b c d") - 2 * (2 / 3) * 0.5 / (2 / 3 + 0.5)) < 1e-12
+
+
+def test_careful_keeps_lists_code_and_tables_readable():
+    page = (
+        f"<html><body><article><h1>Title</h1>{PROSE}<ul><li>first item here</li>"
+        "<li>second item $x_1$ here</li></ul><pre><code>def f(x_1):\n    return x_1 * 2</code>"
+        "</pre><table><tr><th>n</th><th>n squared</th></tr><tr><td>2</td><td>4</td></tr>"
+        f"</table>{PROSE}</article></body></html>"
+    )
+    text = extract_text(page, mode="careful").text
+    assert "# Title" in text
+    assert "- second item $x_1$ here" in text  # list kept, TeX not escaped
+    assert "def f(x_1):\n    return x_1 * 2" in text  # code kept verbatim, indentation too
+    assert "| n | n squared |" in text and "| 2 | 4 |" in text
