@@ -145,7 +145,7 @@ class ExportConfig:
 
 @dataclass(frozen=True)
 class SparkConfig:
-    master: str = "local[*]"
+    master: str = "local[*,4]"  # up to 4 attempts per task: a killed worker is retried
     app_name: str = "mathmine"
     driver_memory: str = "2g"
     executor_memory: str = "2g"
