@@ -113,7 +113,7 @@ class RecallConfig:
     token_budget: int = 0  # 0 = select by threshold
     domain_share: float = 0.1
     path_accept_share: float = 0.5
-    path_min_pages: int = 3
+    path_min_pages: int = 10
     accept_paths: str = ""
     stop_new_fraction: float = 0.02
     seed: int = 1
