@@ -4,13 +4,18 @@ Layout (DESIGN.md): run.json, stats.json, docs/, clean/, dedup/, scores/iter=N/,
 shards/, and _markers/ (one JSON file per finished task or stage, so a re-run skips it).
 A folder belongs to one run: its ``run_id`` (a hash of the inputs and the resolved config) is in
 run.json, and the CLI refuses to write into a non-empty folder of another run.
+
+The folder is a local path or an ``s3://``, ``gs://`` or ``file://`` URI (cluster runs write
+their run folder straight to the bucket); stages reach it only through RunFolder methods.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +26,8 @@ from pipeline.errors import UserError
 from pipeline.records import StageStats
 
 STAGES = ("extract", "clean", "dedup", "recall", "export")
+REMOTE_SCHEMES = ("file", "s3", "gs")
+SPOOL_BYTES = 64 << 20  # object-store writes buffer in RAM up to this, then on local disk
 
 
 def run_id_for(inputs: list[str], config: Config) -> str:
@@ -48,37 +55,241 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 class RunFolder:
-    """A local run folder. ``path`` is absolute so executors can write into it."""
+    """A run folder: a local path (``path`` is absolute so executors can write into it) or an
+    object-store URI (``s3://bucket/prefix``, ``gs://bucket/prefix``) or ``file://`` URI, reached
+    through ``pyarrow.fs``. Stages use only the methods here and :meth:`uri`, never pathlib on
+    a remote folder, so the same code runs on a laptop and on EMR/Dataproc.
 
-    def __init__(self, path: str | os.PathLike):
-        if "://" in str(path):
-            raise UserError(
-                f"run folder {str(path)!r}: run folders are local paths or paths on a filesystem "
-                "every node mounts (on a cluster: `mathmine submit ... --run-dir`, see "
-                "docs/cloud.md); object-store URIs are for inputs and seeds"
+    Writes are atomic either way: on a local filesystem via a temp file and a rename, on an
+    object store by writing the final key directly (a PUT is atomic per object; S3 has no
+    rename). ``s3_endpoint_url`` (or ``AWS_ENDPOINT_URL[_S3]``) points S3 at e.g. a moto server.
+    """
+
+    def __init__(self, path: str | os.PathLike, s3_endpoint_url: str = ""):
+        text = str(path)
+        self.s3_endpoint_url = s3_endpoint_url
+        self._fs = None
+        if "://" in text:
+            scheme, rest = text.split("://", 1)
+            scheme = scheme.lower()
+            if scheme not in REMOTE_SCHEMES:
+                raise UserError(
+                    f"run folder {text!r}: unsupported scheme {scheme!r}; use a local path, "
+                    "file://, s3:// or gs://"
+                )
+            if scheme == "file":
+                rest = os.path.abspath(os.path.expanduser(rest))
+                if Path(rest).is_symlink():
+                    raise UserError(f"run folder {rest!r} is a symlink; pass the real folder")
+                rest = str(Path(rest).resolve())
+            rest = rest.strip("/")
+            if scheme != "file" and not rest:
+                raise UserError(f"run folder {text!r} has no bucket")
+            self.scheme = scheme
+            self._root = rest if scheme != "file" else "/" + rest
+            self.location = f"{scheme}://{self._root if scheme != 'file' else self._root}"
+            self._local = None
+        else:
+            p = Path(path).expanduser()
+            if p.is_symlink():
+                raise UserError(f"run folder {str(p)!r} is a symlink; pass the real folder")
+            self.scheme = ""
+            self._local = p.resolve()
+            self._root = str(self._local)
+            self.location = self._root
+
+    def __reduce__(self):
+        # Executors rebuild the filesystem client themselves (clients do not pickle).
+        return (RunFolder, (self.location, self.s3_endpoint_url))
+
+    def __repr__(self) -> str:
+        return f"RunFolder({self.location!r})"
+
+    def __str__(self) -> str:
+        return self.location
+
+    # --- where things are --------------------------------------------------------------
+    @property
+    def is_local(self) -> bool:
+        """A plain local path (pathlib works on :attr:`path` and :meth:`sub`)."""
+        return self._local is not None
+
+    @property
+    def on_local_disk(self) -> bool:
+        """Local path or file:// URI: renames are atomic and cheap."""
+        return self.scheme in ("", "file")
+
+    @property
+    def path(self) -> Path:
+        if self._local is None:
+            raise TypeError(
+                f"{self.location}: run.path/run.sub() are for local run folders; use "
+                "run.uri()/run.exists()/run.open_input()/run.fs instead"
             )
-        p = Path(path).expanduser()
-        if p.is_symlink():
-            raise UserError(f"run folder {str(p)!r} is a symlink; pass the real folder")
-        self.path = p.resolve()
+        return self._local
 
-    # --- paths -------------------------------------------------------------------------
+    @property
+    def fs(self):
+        """The ``pyarrow.fs.FileSystem`` holding the folder; paths for it come from
+        :meth:`fs_path`."""
+        if self._fs is None:
+            self._fs = _make_fs(self.scheme, self.s3_endpoint_url)
+        return self._fs
+
     def sub(self, *parts: str) -> Path:
         return self.path.joinpath(*parts)
 
+    def fs_path(self, *parts: str) -> str:
+        """The path of ``parts`` inside :attr:`fs` (``bucket/prefix/...`` on object stores)."""
+        return "/".join([self._root.rstrip("/") or "", *[p.strip("/") for p in parts if p]])
+
     def uri(self, *parts: str) -> str:
-        return str(self.sub(*parts))
+        """What Spark readers/writers take: a plain path locally, else the URI (EMRFS reads
+        s3://, the GCS connector gs://)."""
+        if self.is_local:
+            return str(self.sub(*parts))
+        if self.scheme == "file":
+            return "file://" + self.fs_path(*parts)
+        return f"{self.scheme}://{self.fs_path(*parts)}"
+
+    def exists(self, *parts: str) -> bool:
+        from pyarrow.fs import FileType
+
+        if self.is_local:
+            return self.sub(*parts).exists()
+        info = self.fs.get_file_info(self.fs_path(*parts))
+        if info.type != FileType.NotFound:
+            return True
+        if self.scheme in ("s3", "gs") and parts:
+            # An object-store "folder" exists only through its keys.
+            return bool(self.listdir(*parts))
+        return False
+
+    def listdir(self, *parts: str) -> list[str]:
+        """Sorted names directly under ``parts`` (empty if missing)."""
+        from pyarrow.fs import FileSelector
+
+        base = self.fs_path(*parts)
+        infos = self.fs.get_file_info(FileSelector(base, allow_not_found=True))
+        return sorted({i.path.rstrip("/").rsplit("/", 1)[-1] for i in infos})
+
+    def files(self, *parts: str, suffix: str = "") -> list[str]:
+        """fs paths of all files under ``parts`` (recursive, sorted), skipping hidden and
+        ``_``-prefixed names (temp files, Spark's _SUCCESS)."""
+        from pyarrow.fs import FileSelector, FileType
+
+        base = self.fs_path(*parts)
+        infos = self.fs.get_file_info(FileSelector(base, allow_not_found=True, recursive=True))
+        out = []
+        for i in infos:
+            if i.type != FileType.File or not i.path.endswith(suffix):
+                continue
+            rel = i.path[len(base) :].strip("/").split("/")
+            if any(r.startswith((".", "_")) for r in rel):
+                continue
+            out.append(i.path)
+        return sorted(out)
+
+    def has_parquet(self, *parts: str) -> bool:
+        return bool(self.files(*parts, suffix=".parquet"))
+
+    def makedirs(self, *parts: str) -> None:
+        if self.on_local_disk:
+            self.fs.create_dir(self.fs_path(*parts), recursive=True)
+
+    # --- streams -------------------------------------------------------------------------
+    def open_input(self, *parts: str):
+        return self.fs.open_input_stream(self.fs_path(*parts))
+
+    @contextlib.contextmanager
+    def open_output(self, *parts: str):
+        """A binary stream to ``parts``; readers never see half a file (local: temp + rename;
+        object store: the PUT of the final key happens on close, and not at all on error)."""
+        target = self.fs_path(*parts)
+        if self.on_local_disk:
+            parent = target.rsplit("/", 1)[0]
+            os.makedirs(parent, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{target.rsplit('/', 1)[1]}.")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    yield f
+                os.replace(tmp, target)
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
+        else:
+            # pyarrow's S3/GCS streams complete the upload on close even after an error (no
+            # abort in Python), so spool locally and PUT only once the writer succeeded.
+            with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+                yield spool
+                spool.seek(0)
+                with self.fs.open_output_stream(target) as out:
+                    shutil.copyfileobj(spool, out, 1 << 20)
+
+    def write_bytes(self, data: bytes, *parts: str) -> None:
+        with self.open_output(*parts) as f:
+            f.write(data)
+
+    def read_bytes(self, *parts: str) -> bytes:
+        with self.open_input(*parts) as f:
+            return f.read()
+
+    def delete(self, *parts: str) -> None:
+        """Remove a file or a whole sub-folder; a missing one is fine."""
+        from pyarrow.fs import FileType
+
+        p = self.fs_path(*parts)
+        info = self.fs.get_file_info(p)
+        if info.type == FileType.File:
+            self.fs.delete_file(p)
+        elif info.type == FileType.Directory or self.scheme in ("s3", "gs"):
+            try:
+                self.fs.delete_dir(p)
+            except (FileNotFoundError, OSError):
+                if self.on_local_disk:
+                    raise
+
+    def upload(self, local_file: str | os.PathLike, *parts: str) -> str:
+        """Copy a driver-local file (e.g. a trained fastText model) into the folder; returns
+        its :meth:`uri` (give that to ``sc.addFile``)."""
+        with open(local_file, "rb") as src, self.open_output(*parts) as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        return self.uri(*parts)
+
+    def download(self, local_file: str | os.PathLike, *parts: str) -> Path:
+        local_file = Path(local_file)
+        local_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.open_input(*parts) as src, open(local_file, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        return local_file
+
+    @contextlib.contextmanager
+    def scratch(self, *parts: str):
+        """A driver-local folder for files a library must read/write by path (fastText).
+        Local run folders use ``parts`` inside the run folder itself (kept); remote ones a
+        temp dir that is removed afterwards (upload what you keep)."""
+        if self.is_local:
+            d = self.sub(*parts)
+            d.mkdir(parents=True, exist_ok=True)
+            yield d
+        else:
+            d = tempfile.mkdtemp(prefix="mathmine-scratch-")
+            try:
+                yield Path(d)
+            finally:
+                shutil.rmtree(d, ignore_errors=True)
 
     # --- ownership ---------------------------------------------------------------------
     def read_run(self) -> dict[str, Any] | None:
-        f = self.sub("run.json")
-        if not f.exists():
+        if not self.exists("run.json"):
             return None
         try:
-            return json.loads(f.read_text())
+            return json.loads(self.read_bytes("run.json"))
         except (OSError, json.JSONDecodeError):
             raise UserError(
-                f"{f} is not a readable run.json; pass an empty or new --out folder"
+                f"{self.uri('run.json')} is not a readable run.json; pass an empty or new "
+                "--out folder"
             ) from None
 
     def claim(self, inputs: list[str], config: Config, command: str) -> str:
@@ -86,18 +297,18 @@ class RunFolder:
         rid = run_id_for(inputs, config)
         existing = self.read_run()
         if existing is None:
-            if self.path.exists() and any(self.path.iterdir()):
+            if self.listdir():
                 raise UserError(
-                    f"output folder {str(self.path)!r} is not empty and is not a mathmine run "
+                    f"output folder {self.location!r} is not empty and is not a mathmine run "
                     "folder; pass a new or empty --out folder (nothing was written)"
                 )
         elif existing.get("run_id") != rid:
             raise UserError(
-                f"output folder {str(self.path)!r} belongs to another run (run_id "
+                f"output folder {self.location!r} belongs to another run (run_id "
                 f"{existing.get('run_id')}, this run is {rid}: different inputs or config); "
                 "pass a new --out folder, or the same inputs and config to resume"
             )
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.makedirs()
         if existing is None:
             self.write_json(
                 "run.json",
@@ -112,24 +323,32 @@ class RunFolder:
             )
         return rid
 
-    def require(self, *parts: str) -> Path:
-        p = self.sub(*parts)
-        if not p.exists():
+    def require(self, *parts: str) -> Path | str:
+        if not self.exists(*parts):
             raise UserError(
-                f"{str(p)!r} does not exist; run the stage that writes it first "
+                f"{self.uri(*parts)!r} does not exist; run the stage that writes it first "
                 "(or `mathmine run` for all stages)"
             )
-        return p
+        return self.sub(*parts) if self.is_local else self.uri(*parts)
 
     # --- JSON files --------------------------------------------------------------------
     def write_json(self, name: str, obj: Any) -> None:
-        atomic_write_text(self.sub(name), json.dumps(obj, indent=2, sort_keys=False, default=str))
+        text = json.dumps(obj, indent=2, sort_keys=False, default=str)
+        if self.is_local:
+            atomic_write_text(self.sub(name), text)
+        else:
+            self.write_bytes(text.encode(), name)
 
     def read_json(self, name: str, default: Any = None) -> Any:
-        f = self.sub(name)
-        if not f.exists():
+        if self.is_local:
+            f = self.sub(name)
+            if not f.exists():
+                return default
+            return json.loads(f.read_text())
+        try:
+            return json.loads(self.read_bytes(name))
+        except FileNotFoundError:
             return default
-        return json.loads(f.read_text())
 
     # --- stats -------------------------------------------------------------------------
     def update_stats(self, stage: str, stats: StageStats | dict[str, Any]) -> dict[str, Any]:
@@ -139,33 +358,77 @@ class RunFolder:
         return all_stats
 
     # --- completion markers ------------------------------------------------------------
-    def marker(self, stage: str, key: str = "_stage") -> Path:
-        return self.sub("_markers", stage, f"{key}.json")
+    def _marker_parts(self, stage: str, key: str) -> tuple[str, str, str]:
+        return ("_markers", stage, f"{key}.json")
+
+    def marker(self, stage: str, key: str = "_stage") -> Path | str:
+        """The marker's path (local) or URI (remote)."""
+        parts = self._marker_parts(stage, key)
+        return self.sub(*parts) if self.is_local else self.uri(*parts)
 
     def is_done(self, stage: str, key: str = "_stage") -> bool:
-        return self.marker(stage, key).exists()
+        if self.is_local:
+            return self.marker(stage, key).exists()
+        from pyarrow.fs import FileType
+
+        info = self.fs.get_file_info(self.fs_path(*self._marker_parts(stage, key)))
+        return info.type == FileType.File
 
     def mark_done(self, stage: str, payload: dict[str, Any] | None = None, key: str = "_stage"):
-        atomic_write_text(self.marker(stage, key), json.dumps(payload or {}, default=str))
+        text = json.dumps(payload or {}, default=str)
+        if self.is_local:
+            atomic_write_text(self.marker(stage, key), text)
+        else:
+            self.write_bytes(text.encode(), *self._marker_parts(stage, key))
 
     def read_marker(self, stage: str, key: str = "_stage") -> dict[str, Any]:
-        return json.loads(self.marker(stage, key).read_text())
+        return json.loads(self.read_bytes(*self._marker_parts(stage, key)))
 
     def clear_stage(self, stage: str) -> None:
         """Forget a stage's completion (its outputs are overwritten by the re-run)."""
-        m = self.marker(stage)
-        if m.exists():
-            m.unlink()
+        parts = self._marker_parts(stage, "_stage")
+        if self.is_local:
+            m = self.sub(*parts)
+            if m.exists():
+                m.unlink()
+        else:
+            self.delete(*parts)
+
+
+def _make_fs(scheme: str, s3_endpoint_url: str = ""):
+    from pyarrow import fs as pafs
+
+    if scheme in ("", "file"):
+        return pafs.LocalFileSystem()
+    if scheme == "s3":
+        endpoint = (
+            s3_endpoint_url
+            or os.environ.get("AWS_ENDPOINT_URL_S3")
+            or os.environ.get("AWS_ENDPOINT_URL")
+            or ""
+        )
+        kw: dict[str, Any] = {
+            "region": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        }
+        if endpoint:
+            scheme_, _, host = endpoint.partition("://")
+            kw.update(endpoint_override=host or scheme_, scheme=scheme_ if host else "https")
+        kw = {k: v for k, v in kw.items() if v}
+        return pafs.S3FileSystem(**kw)
+    if scheme == "gs":
+        return pafs.GcsFileSystem()
+    raise UserError(f"unsupported run folder scheme {scheme!r}")
 
 
 def remove_run_folder(run: RunFolder) -> None:
     """Delete a mathmine run folder. Symlinks inside are unlinked, never followed, so nothing
     outside the folder is touched; a folder without run.json is refused."""
-    import shutil
-
     if run.read_run() is None:
-        raise UserError(f"{str(run.path)!r} is not a mathmine run folder; not deleting it")
-    shutil.rmtree(run.path)  # rmtree unlinks symlinks it meets instead of descending
+        raise UserError(f"{run.location!r} is not a mathmine run folder; not deleting it")
+    if run.on_local_disk:
+        shutil.rmtree(run.fs_path())  # rmtree unlinks symlinks it meets instead of descending
+    else:
+        run.fs.delete_dir(run.fs_path())
 
 
 def versions() -> dict[str, str]:
