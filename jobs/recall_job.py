@@ -11,7 +11,6 @@ import os
 import shutil
 import tempfile
 import uuid
-from pathlib import Path
 
 from classifiers.features import SCAN_FACTOR
 from jobs.run_folder import RunFolder
@@ -57,18 +56,14 @@ class ArrowScorer:
             )
 
 
-def _has(path: Path) -> bool:
-    return path.exists() and any(p.suffix == ".parquet" or p.is_dir() for p in path.iterdir())
-
-
 def load_recall_docs(spark, run: RunFolder):
     """The docs the loop scores: clean/ (else docs/), dedup keep only, with the columns it needs."""
     from pyspark.sql import functions as F
 
-    src = "clean" if _has(run.sub("clean")) else "docs"
+    src = "clean" if run.has_parquet("clean") else "docs"
     run.require(src)
     df = spark.read.parquet(run.uri(src))
-    if _has(run.sub("dedup")):
+    if run.has_parquet("dedup"):
         keep = spark.read.parquet(run.uri("dedup")).filter(F.col("keep")).select("id")
         df = df.join(keep, "id", "left_semi")
     cols = set(df.columns)
@@ -217,7 +212,8 @@ class SparkCorpus:
         if not ids:
             return []
         rows = self.docs.join(self._ids_df(ids), "id", "left_semi").collect()
-        return [r.asDict() for r in rows]
+        # collect order follows partitioning: sort so training data (and the model) repeat
+        return sorted((r.asDict() for r in rows), key=lambda d: d["id"])
 
     def overlap(self, iteration: int, previous: int) -> tuple[int, int]:
         cur = self._selected(iteration).filter("selected").select("id")
@@ -240,11 +236,14 @@ class SparkCorpus:
         if total == 0 or n == 0:
             return []
         if total > n:
-            pool = pool.sample(fraction=min(1.0, 1.2 * n / total), seed=seed).limit(n)
+            # a seeded hash order, not sample().limit(): the same n docs whatever the
+            # partitioning (Spark plans orderBy+limit as a top-k per partition, no full sort)
+            pool = pool.orderBy(F.xxhash64(F.lit(seed), "id"), "id").limit(n)
         # only what the classifier reads travels to the driver (500K negatives x whole pages
         # would not fit): SCAN_FACTOR x max_words words are at most ~8 chars each here
         head = F.substring("text", 1, SCAN_FACTOR * self.max_words * 8).alias("text")
-        return [r.asDict() for r in pool.select("id", head, "formulas", "math_markup").collect()]
+        rows = pool.select("id", head, "formulas", "math_markup").collect()
+        return sorted((r.asDict() for r in rows), key=lambda d: d["id"])
 
     def write_selected(self, iteration: int) -> int:
         from pyspark.sql import functions as F
@@ -288,27 +287,32 @@ def run_recall(
     # a re-run replaces the loop's outputs: stale iterations of an earlier, longer run would
     # otherwise sit next to this run's and mislead the notebook and export
     for sub in ("models", "scores"):
-        for old in run.sub(sub).glob("iter=*"):
-            shutil.rmtree(old, ignore_errors=True)
-    shutil.rmtree(run.sub("selected"), ignore_errors=True)
+        for old in run.listdir(sub):
+            if old.startswith("iter="):
+                run.delete(sub, old)
+    run.delete("selected")
 
     corpus = SparkCorpus(spark, run, load_recall_docs(spark, run), cfg.max_words)
-    try:
-        history = run_loop(
-            corpus,
-            cfg,
-            run.sub("models"),
-            pos,
-            negs,
-            heldout,
-            iterations=iterations,
-            accept_paths=accepted,
-            log=say,
-        )
-        last = history[-1]
-        n_selected = corpus.write_selected(last["iteration"])
-    finally:
-        corpus.close()
+    # fastText reads and writes files by path: the loop writes models/ into a driver-local
+    # folder (the run folder itself when local), copied to an object-store run folder after
+    with run.scratch("models") as models_dir:
+        try:
+            history = run_loop(
+                corpus,
+                cfg,
+                models_dir,
+                pos,
+                negs,
+                heldout,
+                iterations=iterations,
+                accept_paths=accepted,
+                log=say,
+            )
+            last = history[-1]
+            n_selected = corpus.write_selected(last["iteration"])
+        finally:
+            corpus.close()
+        run.upload_dir(models_dir, "models")
 
     stats = StageStats(STAGE)
     stats.keep(n_selected)
@@ -354,7 +358,7 @@ def main(args) -> int:
     from jobs.session import get_spark
 
     config = load_config(args.config, args.overrides)
-    run = RunFolder(args.run)
+    run = RunFolder(args.run, config.io.s3_endpoint_url)
     run.require("docs")
     spark = get_spark(config.spark)
     stats = run_recall(
@@ -372,6 +376,6 @@ def main(args) -> int:
             f"{h['precision']} PR-AUC {h['pr_auc']}"
         )
     say(
-        f"[recall] selected {stats['kept']:,} of {stats['records_read']:,} docs -> {run.sub('selected')}"
+        f"[recall] selected {stats['kept']:,} of {stats['records_read']:,} docs -> {run.uri('selected')}"
     )
     return 0
