@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: sample test test-fast bench bench-extract bench-dedup bench-clean reliability lint venv clean
+.PHONY: sample test test-fast bench bench-extract bench-dedup bench-clean bench-recall reliability lint venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -41,6 +41,9 @@ bench-dedup: $(BENCH_STAMP)
 
 bench-clean: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.bench_clean
+
+bench-recall: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_recall
 
 reliability: $(STAMP)
 	$(BIN)/python -m benchmarks.reliability
