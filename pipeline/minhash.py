@@ -54,7 +54,7 @@ def normalize_text(text: str) -> str:
 def _power_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
     have = _powers.get("pow")
     if have is None or len(have) < n:
-        size = max(n, 1 << 16, 0 if have is None else 2 * len(have))
+        size = max(n, _CHUNK_CHARS + 1, 0 if have is None else 2 * len(have))
         with np.errstate(over="ignore"):
             p = np.full(size, _BASE, dtype=_U64)
             p[0] = 1
