@@ -317,8 +317,8 @@ def read_previous_runs(spark, paths):
     frames = []
     for p in paths:
         run = RunFolder(p)
-        src = "clean" if run.sub("clean").exists() else "docs"
-        if not run.sub(src).exists():
+        src = "clean" if run.exists("clean") else "docs"
+        if not run.exists(src):
             raise UserError(
                 f"dedup.previous_runs: {p!r} has no docs/ or clean/ table; pass run folders "
                 "written by `mathmine run` (or remove the entry)"
@@ -350,7 +350,7 @@ def stats_from_report(report: dict) -> StageStats:
 
 def run_dedup(spark, run: RunFolder, config: Config) -> dict:
     """The dedup stage of a run folder: clean/ (or docs/) -> dedup/ + dedup_report.json."""
-    src = "clean" if run.sub("clean").exists() else "docs"
+    src = "clean" if run.exists("clean") else "docs"
     run.require(src)
     docs = spark.read.parquet(run.uri(src))
     previous = read_previous_runs(spark, config.dedup.previous_runs)
@@ -416,14 +416,13 @@ def main(args) -> int:
         raise UserError(f"input {args.input!r} does not exist; pass a Parquet file or folder")
     from jobs.session import get_spark
 
-    out = Path(args.out)
+    out = RunFolder(args.out, config.io.s3_endpoint_url)  # a plain folder or s3:// gs:// URI
     spark = get_spark(config.spark, app_name="mathmine-dedup")
     docs = spark.read.parquet(args.input)
     previous = read_previous_runs(spark, config.dedup.previous_runs)
     result, report = dedup_frame(spark, docs, config.dedup, previous)
-    result.write.mode("overwrite").parquet(str(out.resolve() / "dedup"))
+    result.write.mode("overwrite").parquet(out.uri("dedup"))
     report["input"] = args.input
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "dedup_report.json").write_text(json.dumps(report, indent=2))
+    out.write_json("dedup_report.json", report)
     print(json.dumps(report, indent=2))
     return 0

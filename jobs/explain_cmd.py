@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 from typing import Any
 
 from jobs.run_folder import RunFolder
@@ -22,22 +21,27 @@ from pipeline.config import CleanConfig, load_config
 from pipeline.errors import UserError
 
 
-def _dataset(path: Path):
+def _dataset(run: RunFolder, *parts: str):
     import pyarrow.dataset as ds
 
-    return ds.dataset(str(path), format="parquet", partitioning="hive", exclude_invalid_files=True)
+    return ds.dataset(
+        run.fs_path(*parts),
+        filesystem=run.fs,
+        format="parquet",
+        partitioning="hive",
+        exclude_invalid_files=True,
+    )
 
 
-def _has_parquet(path: Path) -> bool:
-    return path.is_dir() and any(path.rglob("*.parquet"))
-
-
-def _rows(path: Path, column: str, values: list[str], columns: list[str] | None = None):
+def _rows(run: RunFolder, parts, column: str, values: list[str], columns=None):
+    """Rows of the table at ``parts`` (a sub-folder name or tuple) where ``column`` is in
+    ``values``; None when the table does not exist."""
     import pyarrow.compute as pc
 
-    if not _has_parquet(path):
+    parts = (parts,) if isinstance(parts, str) else tuple(parts)
+    if not run.has_parquet(*parts):
         return None
-    d = _dataset(path)
+    d = _dataset(run, *parts)
     if column not in d.schema.names:
         return []
     cols = [c for c in (columns or d.schema.names) if c in d.schema.names]
@@ -47,14 +51,14 @@ def _rows(path: Path, column: str, values: list[str], columns: list[str] | None 
 
 def find_docs(run: RunFolder, target: str) -> list[dict]:
     """Documents of docs/ whose id or URL is ``target``."""
-    docs = run.sub("docs")
-    if not _has_parquet(docs):
+    docs = run.uri("docs")
+    if not run.has_parquet("docs"):
         raise UserError(
             f"{str(docs)!r} has no Parquet files; run `mathmine extract` (or `mathmine run`) first"
         )
-    rows = _rows(docs, "id", [target]) or []
+    rows = _rows(run, "docs", "id", [target]) or []
     if not rows:
-        rows = _rows(docs, "url", [target]) or []
+        rows = _rows(run, "docs", "url", [target]) or []
     if not rows:
         raise UserError(
             f"no document with id or URL {target!r} in {str(docs)!r}; pass an id from "
@@ -82,7 +86,7 @@ def domain_boilerplate(run: RunFolder, domain: str, cfg: CleanConfig) -> list[in
 
     if not (cfg.boilerplate_lines and domain):
         return []
-    rows = _rows(run.sub("docs"), "domain", [domain], ["id", "text"]) or []
+    rows = _rows(run, "docs", "domain", [domain], ["id", "text"]) or []
     counts: Counter = Counter()
     seen_ids = set()
     for r in rows:
@@ -97,22 +101,22 @@ def domain_boilerplate(run: RunFolder, domain: str, cfg: CleanConfig) -> list[in
 def later_stages(run: RunFolder, doc_id: str) -> dict[str, Any]:
     """What clean/dedup/recall/export recorded for ``doc_id`` (only tables that exist)."""
     out: dict[str, Any] = {}
-    cd = _rows(run.sub("clean_decisions"), "id", [doc_id])
+    cd = _rows(run, "clean_decisions", "id", [doc_id])
     if cd is not None:
         out["clean"] = cd[0] if cd else {"missing": True}
-    dd = _rows(run.sub("dedup"), "id", [doc_id])
+    dd = _rows(run, "dedup", "id", [doc_id])
     if dd is not None:
         out["dedup"] = dd[0] if dd else {"missing": True, "note": "not in dedup input"}
-    scores_dir = run.sub("scores")
-    if scores_dir.is_dir():
+    iters = [n for n in run.listdir("scores") if n.startswith("iter=")]
+    if iters:
         scores = {}
-        for it in sorted(scores_dir.glob("iter=*"), key=lambda p: int(p.name.split("=")[1])):
-            r = _rows(it, "id", [doc_id])
+        for it in sorted(iters, key=lambda n: int(n.split("=")[1])):
+            r = _rows(run, ("scores", it), "id", [doc_id])
             if r is not None:
-                scores[it.name] = r[0].get("score") if r else None
+                scores[it] = r[0].get("score") if r else None
         if scores:
             out["scores"] = scores
-    sel = _rows(run.sub("selected"), "id", [doc_id])
+    sel = _rows(run, "selected", "id", [doc_id])
     if sel is not None:
         out["selected"] = sel[0] if sel else False
     manifest = run.read_json("shards/manifest.json")
@@ -200,9 +204,10 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
-    run = RunFolder(args.run)
-    if not run.path.is_dir():
-        raise UserError(f"run folder {str(run.path)!r} does not exist; pass --run DIR")
+    endpoint = load_config(args.config, args.overrides).io.s3_endpoint_url
+    run = RunFolder(args.run, endpoint)
+    if not run.exists():
+        raise UserError(f"run folder {run.location!r} does not exist; pass --run DIR")
     cfg = clean_config_for(run, args)
     explanations = [explain_doc(run, d, cfg) for d in find_docs(run, args.target)]
     if args.json:

@@ -286,11 +286,10 @@ class ExportTask:
         stats = StageStats(STAGE)
         samples: dict[str, list[str]] = {}
         schema = SHARD_SCHEMA.append(pa.field(KEY, pa.int64()))
-        out = Path(self.run_path, TMP, "rows", f"part-{part_index:05d}.parquet")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+        run = RunFolder(self.run_path, self.config.io.s3_endpoint_url)
+        # local: temp file + rename; object store: the final key, written once complete
+        with run.open_output(TMP, "rows", f"part-{part_index:05d}.parquet") as sink:
+            with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
                 batch: list[dict] = []
                 for doc in self.iter_export((r.asDict() for r in rows), stats, samples):
                     batch.append(doc)
@@ -299,36 +298,26 @@ class ExportTask:
                         batch = []
                 if batch:
                     writer.write_table(pa.Table.from_pylist(batch, schema))
-            os.replace(tmp, out)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
         yield json.dumps({"stats": stats.to_dict(), "samples": samples})
 
 
 # --- driver -------------------------------------------------------------------------------
-def _has_parquet(p: Path) -> bool:
-    return p.is_dir() and any(
-        f.suffix == ".parquet" and not f.name.startswith((".", "_")) for f in p.rglob("*.parquet")
-    )
-
-
 def select_input(spark, run: RunFolder):
     """(DataFrame of the rows to export with INPUT_COLUMNS + math_score, how it was selected)."""
     from pyspark.sql import functions as F
 
-    text_dir = "clean" if _has_parquet(run.sub("clean")) else "docs"
-    if not _has_parquet(run.sub(text_dir)):
+    text_dir = "clean" if run.has_parquet("clean") else "docs"
+    if not run.has_parquet(text_dir):
         return None, "empty"
     docs = spark.read.parquet(run.uri(text_dir)).select(*INPUT_COLUMNS)
-    if _has_parquet(run.sub("selected")):
+    if run.has_parquet("selected"):
         sel = spark.read.parquet(run.uri("selected")).select(
             "id", F.col("math_score").cast("double")
         )
         docs, how = docs.join(sel.dropDuplicates(["id"]), "id", "inner"), f"selected+{text_dir}"
     else:
         how = f"all_{text_dir}"
-        if _has_parquet(run.sub("dedup")):
+        if run.has_parquet("dedup"):
             keep = spark.read.parquet(run.uri("dedup")).where("keep").select("id").dropDuplicates()
             docs = docs.join(keep, "id", "inner")
             how += "+dedup_keep"
@@ -360,7 +349,7 @@ def _merge_results(results: list[str]) -> tuple[StageStats, dict[str, list[str]]
     return stats, samples
 
 
-def _swap_in(new: Path, final: Path) -> None:
+def _swap_in(new: Path, final: Path) -> None:  # local filesystems only
     """Replace the folder ``final`` by ``new`` with two renames (old copy removed after)."""
     old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
     if final.exists():
@@ -397,14 +386,17 @@ def run_export(spark, run: RunFolder, config: Config, force: bool = False) -> di
 
     cfg = config.export
     check_export_config(cfg)
-    tmp = run.sub(TMP)
-    if not force and run.is_done(STAGE) and not verify_manifest(run.sub("shards")):
-        shutil.rmtree(tmp, ignore_errors=True)  # left by a killed --force re-export
+    # local (path or file://): shards are built in _export_tmp/shards and swapped in with
+    # renames. Object stores cannot rename: the old manifest goes first, then the old shards,
+    # the new shards are written in place and manifest.json last, so a shards/ folder without
+    # a manifest is an unfinished export (and the stage marker is missing: a re-run redoes it).
+    fs = None if run.on_local_disk else run.fs
+    if not force and run.is_done(STAGE) and not verify_manifest(run.fs_path("shards"), fs):
+        run.delete(TMP)  # left by a killed --force re-export
         say("[export] done earlier, skipped")
         return run.read_json("stats.json", {}).get(STAGE, {})
     t0 = time.perf_counter()
-    if tmp.exists():
-        shutil.rmtree(tmp)  # left by an interrupted export: start over, same result
+    run.delete(TMP)  # left by an interrupted export: start over, same result
     counter = make_token_counter(cfg.tokenizer)
     index = build_index(cfg, config.io) if cfg.decontaminate else None
     if index is not None:
@@ -420,19 +412,26 @@ def run_export(spark, run: RunFolder, config: Config, force: bool = False) -> di
             "warc_path", "warc_offset"
         )
         bc = spark.sparkContext.broadcast(index) if index is not None else None
-        task = ExportTask(config, str(run.path), bc, counter)
+        task = ExportTask(config, run.location, bc, counter)
         with stage_progress(spark, STAGE):
             results = grouped.rdd.mapPartitionsWithIndex(task).collect()
         if bc is not None:
             bc.unpersist()
     stats, samples = _merge_results(results)
 
-    new_shards = tmp / "shards"
-    new_shards.mkdir(parents=True, exist_ok=True)
-    writer = ShardWriter(new_shards, cfg.shard_bytes, cfg.shard_rows, cfg.compression)
+    if fs is None:
+        new_shards = run.fs_path(TMP, "shards")
+        os.makedirs(new_shards, exist_ok=True)
+    else:
+        run.delete("shards", MANIFEST)
+        run.delete("shards")
+        new_shards = run.fs_path("shards")
+    writer = ShardWriter(
+        new_shards, cfg.shard_bytes, cfg.shard_rows, cfg.compression, filesystem=fs
+    )
     with writer:
-        if _has_parquet(tmp / "rows"):
-            rows = spark.read.parquet(str(tmp / "rows"))
+        if run.has_parquet(TMP, "rows"):
+            rows = spark.read.parquet(run.uri(TMP, "rows"))
             order = [KEY, "id"] if cfg.shuffle_seed >= 0 else ["id"]
             for r in rows.orderBy(*order).drop(KEY).toLocalIterator(prefetchPartitions=True):
                 writer.write(r.asDict())
@@ -445,9 +444,10 @@ def run_export(spark, run: RunFolder, config: Config, force: bool = False) -> di
         "target_rows": cfg.shard_rows if cfg.shard_rows > 0 else None,
         "decontamination": index.summary() if index is not None else None,
     }
-    write_manifest(new_shards, writer.shards, manifest_extra)
-    _swap_in(new_shards, run.sub("shards"))
-    shutil.rmtree(tmp, ignore_errors=True)
+    write_manifest(new_shards, writer.shards, manifest_extra, filesystem=fs)
+    if fs is None:
+        _swap_in(Path(new_shards), Path(run.fs_path("shards")))
+    run.delete(TMP)
 
     out = stats.to_dict()
     out["selection"] = how
@@ -464,7 +464,7 @@ def run_export(spark, run: RunFolder, config: Config, force: bool = False) -> di
     }
     out["seconds"] = round(time.perf_counter() - t0, 2)
     run.update_stats(STAGE, out)
-    run.mark_done(STAGE, {"manifest": str(run.sub("shards", MANIFEST)), "rows": out["kept"]})
+    run.mark_done(STAGE, {"manifest": run.uri("shards", MANIFEST), "rows": out["kept"]})
     say(
         f"[export] {stats.records_read:,} docs: {stats.kept:,} exported, "
         f"{sum(stats.dropped.values()):,} dropped {dict(stats.dropped)}; "
@@ -485,9 +485,9 @@ def main(args) -> int:
     from jobs.session import get_spark
 
     config = load_config(args.config, args.overrides)
-    run = RunFolder(args.run)
-    if run.read_run() is None and not run.sub("docs").exists():
-        raise UserError(f"{str(run.path)!r} is not a run folder (no run.json or docs/)")
+    run = RunFolder(args.run, config.io.s3_endpoint_url)
+    if run.read_run() is None and not run.exists("docs"):
+        raise UserError(f"{run.location!r} is not a run folder (no run.json or docs/)")
     spark = get_spark(config.spark)
     try:
         stats = run_export(spark, run, config, force=args.force)
@@ -498,7 +498,7 @@ def main(args) -> int:
     print(
         f"shards: {totals.get('shards', 0)} files, {totals.get('rows', 0):,} docs, "
         f"{totals.get('tokens', 0):,} {manifest.get('token_kind', '')}, "
-        f"{totals.get('bytes', 0):,} bytes in {run.sub('shards')}; "
+        f"{totals.get('bytes', 0):,} bytes in {run.uri('shards')}; "
         "contaminated docs removed: "
         f"{sum(v for k, v in stats.get('dropped', {}).items() if k.startswith(CONTAMINATED))}"
     )

@@ -1,6 +1,7 @@
 """WARC files -> docs/ of a run folder: one Spark task per WARC, streamed.
 
-Each task writes its WARC's docs to ``docs/part-<key>.parquet`` (temp file, then rename) and a
+Each task writes its WARC's docs to ``docs/part-<key>.parquet`` (locally a temp file, then
+rename; on an object store the final key, written once complete) and a
 completion marker with its counters; a re-run skips WARCs whose marker exists, and a retried
 task simply rewrites its own file, so rows are never duplicated.
 """
@@ -8,9 +9,7 @@ task simply rewrites its own file, so rows are never duplicated.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
-import uuid
 from dataclasses import dataclass
 
 from jobs.run_folder import RunFolder
@@ -44,18 +43,17 @@ class ExtractTask:
         from pipeline.extract import extract_warc
         from pipeline.records import docs_schema
 
-        run = RunFolder(self.run_path)
+        run = RunFolder(self.run_path, self.config.io.s3_endpoint_url)
         key = task_key(warc_path)
         stats = StageStats(STAGE)
         schema = docs_schema()
-        out = run.sub("docs", f"part-{key}.parquet")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}.tmp")
         counters: dict = {}
         error = None
         t0 = time.perf_counter()
-        try:
-            with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+        # open_output: a local temp file renamed at the end, or on an object store the final
+        # key written once the writer succeeded (a PUT is atomic); a retried task rewrites it
+        with run.open_output("docs", f"part-{key}.parquet") as sink:
+            with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
                 try:
                     stream = open_input(warc_path, self.config.io, counters)
                 except OSError as e:
@@ -72,10 +70,6 @@ class ExtractTask:
                                 batch = []
                         if batch:
                             writer.write_table(pa.Table.from_pylist(batch, schema))
-            os.replace(tmp, out)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
         for k, v in counters.items():
             if isinstance(v, (int, float)):
                 stats.add(k, v)
@@ -110,7 +104,7 @@ def run_extract(spark, run: RunFolder, config: Config, inputs: list[str]) -> dic
         sc = spark.sparkContext
         rdd = sc.parallelize(list(enumerate(todo)), numSlices=len(todo))
         with stage_progress(spark, STAGE) as fig:
-            rdd.mapPartitions(ExtractTask(config, str(run.path))).collect()
+            rdd.mapPartitions(ExtractTask(config, run.location)).collect()
         say(f"[extract] {len(todo)} WARCs in {fig['seconds']:.1f} s")
     merged = StageStats(STAGE)
     errors = []
@@ -159,7 +153,7 @@ def main(args) -> int:
 
     config = load_config(args.config, args.overrides)
     inputs = expand_inputs(args.input, config.io, args.limit, args.sample_fraction)
-    run = RunFolder(args.out)
+    run = RunFolder(args.out, config.io.s3_endpoint_url)
     run.claim(inputs, config, "extract")
     spark = get_spark(config.spark)
     try:

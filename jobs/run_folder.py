@@ -160,7 +160,7 @@ class RunFolder:
         info = self.fs.get_file_info(self.fs_path(*parts))
         if info.type != FileType.NotFound:
             return True
-        if self.scheme in ("s3", "gs") and parts:
+        if self.scheme in ("s3", "gs"):
             # An object-store "folder" exists only through its keys.
             return bool(self.listdir(*parts))
         return False
@@ -256,6 +256,19 @@ class RunFolder:
         with open(local_file, "rb") as src, self.open_output(*parts) as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
         return self.uri(*parts)
+
+    def upload_dir(self, local_dir: str | os.PathLike, *parts: str) -> int:
+        """Copy a driver-local folder tree into ``parts`` (a no-op when it already is that
+        folder of a local run); returns the number of files copied."""
+        local_dir = Path(local_dir)
+        if self.is_local and local_dir.resolve() == self.sub(*parts).resolve():
+            return 0
+        n = 0
+        for f in sorted(local_dir.rglob("*")):
+            if f.is_file():
+                self.upload(f, *parts, *f.relative_to(local_dir).parts)
+                n += 1
+        return n
 
     def download(self, local_file: str | os.PathLike, *parts: str) -> Path:
         local_file = Path(local_file)

@@ -53,7 +53,7 @@ def run_pipeline(spark, run: RunFolder, config: Config, inputs: list[str]) -> di
 
 def summary_lines(run: RunFolder, results: dict) -> list[str]:
     ex = results.get("extract", {})
-    lines = [f"run folder: {run.path}"]
+    lines = [f"run folder: {run.location}"]
     lines.append(
         f"records read {ex.get('records_read', 0):,}; HTML pages kept by extract "
         f"{ex.get('kept', 0):,} ({ex.get('pages_per_s_per_core', 0)} records/s per core)"
@@ -68,7 +68,7 @@ def summary_lines(run: RunFolder, results: dict) -> list[str]:
         lines.append(
             f"shards: {totals.get('shards', len(manifest.get('shards', [])))} files, "
             f"{totals.get('rows', 0):,} docs, {totals.get('tokens', 0):,} "
-            f"{manifest.get('token_kind', 'tokens')} in {run.sub('shards')}"
+            f"{manifest.get('token_kind', 'tokens')} in {run.uri('shards')}"
         )
     lines.append(f"wall time {results.get('wall_seconds', 0)} s")
     return lines
@@ -113,15 +113,15 @@ def execute(
     from pipeline.errors import UserError
 
     inputs = expand_inputs(inputs_args, config.io, limit, sample_fraction)
-    run = RunFolder(out)
+    run = RunFolder(out, config.io.s3_endpoint_url)
     existed = run.read_run() is not None
     run.claim(inputs, config, command)
     if existed and not resume:
         raise UserError(
-            f"run folder {str(run.path)!r} already holds this run; pass --resume to finish or "
+            f"run folder {run.location!r} already holds this run; pass --resume to finish or "
             "re-use it, or a new --out folder"
         )
-    say(f"[{command}] {len(inputs)} WARC file(s) -> {run.path}")
+    say(f"[{command}] {len(inputs)} WARC file(s) -> {run.location}")
     spark = get_spark(config.spark)
     try:
         results = run_pipeline(spark, run, config, inputs)

@@ -75,7 +75,7 @@ def main(args) -> int:
     from jobs.session import get_spark
 
     config = load_config(args.config, args.overrides)
-    run = RunFolder(args.run)
+    run = RunFolder(args.run, config.io.s3_endpoint_url)
     run.require("docs")
     spark = get_spark(config.spark)
     print(json.dumps(run_score(spark, run, config, args.model, args.out)))

@@ -62,8 +62,8 @@ def add_arguments(p) -> None:
         c.add_argument(
             "--run-dir",
             metavar="PATH",
-            help="run folder path on the cluster if not --out (a filesystem all nodes share, "
-            "e.g. EFS or gcsfuse); --out still holds staging and logs",
+            help="run folder on the cluster if not --out (default: --out itself, s3:// or gs://; "
+            "or a filesystem all nodes share); --out still holds staging and logs",
         )
         if name == "emr":
             c.add_argument("--cluster-id", help="add the steps to this running cluster")

@@ -4,7 +4,9 @@ Rows arrive in their final order (sorted by id, or by :func:`shuffle_key` for a 
 shuffle) and :class:`ShardWriter` cuts them into ``shard-00000.parquet``, ``shard-00001...``.
 Boundaries depend only on the row sequence, so the same selection always gives byte-identical
 shards. Each shard is written to a hidden temp file and renamed into place when complete: a
-reader (or a crash) never sees half a shard under a final name.
+reader (or a crash) never sees half a shard under a final name. With a ``filesystem`` (a
+``pyarrow.fs`` object store: S3, GCS) the shard is built in a local temp file and uploaded
+to its final key when complete (a PUT is atomic per object; object stores cannot rename).
 
 Size targets: ``target_rows > 0`` cuts exactly every ``target_rows`` rows; otherwise a shard is
 closed at the first row-group boundary at or past ``target_bytes`` on disk. Row groups hold
@@ -94,11 +96,18 @@ class ShardWriter:
         target_rows: int = 0,
         compression: str = "zstd",
         schema: pa.Schema = SHARD_SCHEMA,
+        filesystem=None,
     ):
         if target_rows <= 0 and target_bytes <= 0:
             raise ValueError("set target_bytes or target_rows > 0")
-        self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.filesystem = filesystem
+        if filesystem is None:
+            self.out_dir = Path(out_dir)
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self._tmp_dir = self.out_dir
+        else:
+            self.out_dir = str(out_dir).rstrip("/")
+            self._tmp_dir = None  # a local temp folder, made when the first shard opens
         self.target_bytes = target_bytes
         self.target_rows = target_rows
         self.compression = compression
@@ -134,6 +143,7 @@ class ShardWriter:
             self._flush()
             self._finish_shard()
             self._closed = True
+            self._drop_tmp_dir()
         return self.shards
 
     def abort(self) -> None:
@@ -147,6 +157,14 @@ class ShardWriter:
             os.unlink(self._tmp)
         self._tmp = None
         self._closed = True
+        self._drop_tmp_dir()
+
+    def _drop_tmp_dir(self) -> None:
+        if self.filesystem is not None and self._tmp_dir is not None:
+            import shutil
+
+            shutil.rmtree(self._tmp_dir, ignore_errors=True)
+            self._tmp_dir = None
 
     def __enter__(self) -> ShardWriter:
         return self
@@ -181,7 +199,9 @@ class ShardWriter:
 
     def _open_shard(self) -> None:
         name = SHARD_NAME.format(len(self.shards))
-        fd, self._tmp = tempfile.mkstemp(dir=self.out_dir, prefix=f".{name}.", suffix=".tmp")
+        if self._tmp_dir is None:
+            self._tmp_dir = Path(tempfile.mkdtemp(prefix="mathmine-shards-"))
+        fd, self._tmp = tempfile.mkstemp(dir=self._tmp_dir, prefix=f".{name}.", suffix=".tmp")
         os.close(fd)
         self._sink = pa.OSFile(self._tmp, "wb")
         self._writer = pq.ParquetWriter(
@@ -198,10 +218,16 @@ class ShardWriter:
         self._sink.close()
         self._writer = self._sink = None
         name = SHARD_NAME.format(len(self.shards))
-        final = self.out_dir / name
         sha, size = file_sha256(self._tmp)
-        _make_readable(self._tmp)
-        os.replace(self._tmp, final)
+        if self.filesystem is None:
+            _make_readable(self._tmp)
+            os.replace(self._tmp, self.out_dir / name)
+        else:
+            with open(self._tmp, "rb") as src:
+                with self.filesystem.open_output_stream(f"{self.out_dir}/{name}") as dst:
+                    while chunk := src.read(1 << 20):
+                        dst.write(chunk)
+            os.unlink(self._tmp)
         self._tmp = None
         self.shards.append(ShardInfo(name, self._rows, self._tokens, size, sha))
 
@@ -246,13 +272,13 @@ def write_manifest(
     out_dir: str | os.PathLike,
     shards: list[ShardInfo],
     extra: Mapping[str, Any] | None = None,
-) -> Path:
+    filesystem=None,
+) -> Path | str:
     """Write ``manifest.json`` (atomically) listing every shard and the totals; returns its path.
 
     ``extra`` adds top-level keys (token_kind, shuffle seed, ...); it cannot replace the lists.
+    ``filesystem``: a pyarrow object store holding ``out_dir`` (one PUT, atomic per object).
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     manifest: dict[str, Any] = {"version": MANIFEST_VERSION}
     manifest.update(extra or {})
     manifest.update(
@@ -267,13 +293,23 @@ def write_manifest(
             },
         }
     )
+    text = json.dumps(manifest, indent=2)
+    if filesystem is not None:
+        path = f"{str(out_dir).rstrip('/')}/{MANIFEST}"
+        with filesystem.open_output_stream(path) as f:
+            f.write(text.encode())
+        return path
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     path = out / MANIFEST
-    _atomic_write_text(path, json.dumps(manifest, indent=2))
+    _atomic_write_text(path, text)
     return path
 
 
-def verify_manifest(out_dir: str | os.PathLike) -> list[str]:
+def verify_manifest(out_dir: str | os.PathLike, filesystem=None) -> list[str]:
     """Problems found checking the manifest against the files (empty list = all good)."""
+    if filesystem is not None:
+        return _verify_manifest_fs(str(out_dir).rstrip("/"), filesystem)
     out = Path(out_dir)
     problems = []
     try:
@@ -298,4 +334,45 @@ def verify_manifest(out_dir: str | os.PathLike) -> list[str]:
     for p in out.glob("shard-*.parquet"):
         if p.name not in listed:
             problems.append(f"{p.name}: on disk but not in the manifest")
+    return problems
+
+
+def _verify_manifest_fs(out: str, fs) -> list[str]:
+    """:func:`verify_manifest` on a pyarrow filesystem (object store)."""
+    from pyarrow.fs import FileSelector, FileType
+
+    problems = []
+    try:
+        with fs.open_input_stream(f"{out}/{MANIFEST}") as f:
+            manifest = json.loads(f.read())
+    except (OSError, json.JSONDecodeError) as e:
+        return [f"cannot read {out}/{MANIFEST}: {e}"]
+    listed = set()
+    for s in manifest.get("shards", []):
+        listed.add(s["file"])
+        p = f"{out}/{s['file']}"
+        if fs.get_file_info(p).type != FileType.File:
+            problems.append(f"{s['file']}: missing")
+            continue
+        h = hashlib.sha256()
+        size = 0
+        with fs.open_input_stream(p) as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+                size += len(chunk)
+        if h.hexdigest() != s["sha256"]:
+            problems.append(f"{s['file']}: sha256 {h.hexdigest()} != manifest {s['sha256']}")
+        if size != s["bytes"]:
+            problems.append(f"{s['file']}: {size} bytes != manifest {s['bytes']}")
+        try:
+            rows = pq.ParquetFile(p, filesystem=fs).metadata.num_rows
+        except (OSError, pa.ArrowInvalid) as e:
+            problems.append(f"{s['file']}: not readable Parquet: {e}")
+            continue
+        if rows != s["rows"]:
+            problems.append(f"{s['file']}: {rows} rows != manifest {s['rows']}")
+    for info in fs.get_file_info(FileSelector(out, allow_not_found=True)):
+        name = info.path.rsplit("/", 1)[-1]
+        if name.startswith("shard-") and name.endswith(".parquet") and name not in listed:
+            problems.append(f"{name}: on disk but not in the manifest")
     return problems

@@ -116,6 +116,38 @@ def test_s3_model_upload_download_and_pickle(s3, tmp_path):
     assert clone.read_bytes("models", "iter=1", "model.bin") == back.read_bytes()
 
 
+def test_s3_shards_and_manifest(s3):
+    from pipeline.shards import SHARD_SCHEMA, ShardWriter, verify_manifest, write_manifest
+
+    endpoint, client = s3
+    run = RunFolder(f"s3://{BUCKET}/runs/shards", s3_endpoint_url=endpoint)
+    rows = [
+        {"id": f"{i:016x}", "url": f"https://x.org/{i}", "text": "a b c " * i, "token_count": i}
+        for i in range(7)
+    ]
+    out = run.fs_path("shards")
+    with ShardWriter(out, target_rows=3, filesystem=run.fs) as w:
+        w.write_many(rows)
+    assert [s.rows for s in w.shards] == [3, 3, 1]
+    write_manifest(out, w.shards, {"token_kind": "words"}, filesystem=run.fs)
+    assert verify_manifest(out, run.fs) == []
+    assert run.read_json("shards/manifest.json")["totals"]["rows"] == 7
+    got = pq.read_table(run.files("shards", suffix=".parquet"), filesystem=run.fs)
+    assert got.schema.names == SHARD_SCHEMA.names
+    assert got.column("id").to_pylist() == [r["id"] for r in rows]
+    # no temp objects on the bucket: shards are built locally and PUT once complete
+    assert _keys(client, "runs/shards/") == [
+        "runs/shards/shards/manifest.json",
+        *[f"runs/shards/shards/shard-{i:05d}.parquet" for i in range(3)],
+    ]
+    # a damaged or stray shard is reported
+    client.put_object(Bucket=BUCKET, Key="runs/shards/shards/shard-00001.parquet", Body=b"x")
+    client.put_object(Bucket=BUCKET, Key="runs/shards/shards/shard-00009.parquet", Body=b"x")
+    problems = verify_manifest(out, run.fs)
+    assert any(p.startswith("shard-00001.parquet: sha256") for p in problems)
+    assert "shard-00009.parquet: on disk but not in the manifest" in problems
+
+
 def test_file_uri_matches_local_path(tmp_path):
     cfg = load_config(None, [])
     local = RunFolder(tmp_path / "l")
@@ -147,3 +179,96 @@ def test_bad_schemes_and_symlinks(tmp_path):
         RunFolder(f"file://{tmp_path}/link")
     with pytest.raises(UserError, match="symlink"):
         RunFolder(tmp_path / "link")
+
+
+# --- every stage on a file:// run folder (the URI code path Spark takes on a cluster) ------------
+E2E_OVERRIDES = [
+    "spark.master=local[2]",
+    "extract.page_timeout_s=0",
+    "recall.iterations=1",
+    "recall.epoch=1",
+    "recall.dim=16",
+    "recall.threads=1",
+    "recall.max_positives=300",
+    "recall.max_negatives=300",
+    "recall.threshold=0.0",
+    "export.shard_rows=5",
+]
+
+
+def _table(run: RunFolder, *parts: str, columns=None) -> pa.Table:
+    import pyarrow.dataset as ds
+
+    d = ds.dataset(run.fs_path(*parts), filesystem=run.fs, partitioning="hive")
+    return d.to_table(columns=columns).sort_by("id")
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_file_uri_run_equals_plain_path_run(spark, tmp_path, data_dir, capsys):
+    from jobs.explain_cmd import explain_doc, find_docs
+    from jobs.inputs import expand_inputs
+    from jobs.run_job import run_pipeline
+    from pipeline.config import CleanConfig
+    from pipeline.shards import verify_manifest
+
+    warcs = sorted(str(p) for p in (data_dir / "export").glob("dolma_science_*.warc.gz"))
+    config = load_config(None, E2E_OVERRIDES)
+    inputs = expand_inputs(warcs, config.io)
+    assert len(inputs) == 2
+    runs = {}
+    for name, loc in (("plain", str(tmp_path / "plain")), ("uri", f"file://{tmp_path}/uri")):
+        run = RunFolder(loc)
+        run.claim(inputs, config, "run")
+        results = run_pipeline(spark, run, config, inputs)
+        runs[name] = (run, results)
+    plain, uri = runs["plain"][0], runs["uri"][0]
+    assert uri.uri("docs").startswith("file://") and not uri.is_local
+
+    # same tables, stage by stage
+    for table, cols in (
+        ("docs", ["id", "url", "text"]),
+        ("clean", ["id", "text"]),
+        ("clean_decisions", ["id", "keep", "reason"]),
+        ("dedup", ["id", "cluster_id", "keep"]),
+        ("selected", ["id"]),
+    ):
+        a, b = _table(plain, table, columns=cols), _table(uri, table, columns=cols)
+        assert a.num_rows > 0, table
+        assert a.equals(b), table
+    assert len(plain.files("docs", suffix=".parquet")) == len(uri.files("docs", suffix=".parquet"))
+    # recall's models went through the driver-local scratch folder and were copied in
+    assert uri.exists("models", "iter=1", "model.bin") and uri.exists("models", "summary.json")
+    assert uri.listdir("models") == plain.listdir("models")
+    # shards: same rows and texts (math_score differs run to run: fastText is not
+    # reproducible), a valid manifest, and the same stats
+    assert verify_manifest(uri.fs_path("shards")) == []
+    cols = ["id", "text", "token_count", "url", "warc_path", "warc_offset"]
+    shard_a = pq.read_table(sorted(plain.files("shards", suffix=".parquet")), columns=cols)
+    shard_b = pq.read_table(sorted(uri.files("shards", suffix=".parquet")), columns=cols)
+    assert shard_a.num_rows > 0 and shard_a.equals(shard_b)
+    assert not uri.exists("_export_tmp")
+    sa, sb = plain.read_json("stats.json"), uri.read_json("stats.json")
+    assert set(sa) == set(sb) >= {"extract", "clean", "dedup", "recall", "export"}
+    for stage in ("extract", "clean", "dedup"):
+        assert (
+            sa[stage]["kept"] == sb[stage]["kept"] and sa[stage]["dropped"] == sb[stage]["dropped"]
+        )
+    assert uri.listdir("_markers") == plain.listdir("_markers")
+    assert uri.is_done("export") and uri.read_json("stats.json")["export"]["shards"] == 1
+
+    # explain reads the tables through pyarrow.fs too
+    doc = find_docs(uri, shard_a.column("id")[0].as_py())[0]
+    e_uri = explain_doc(uri, doc, CleanConfig())
+    e_plain = explain_doc(plain, find_docs(plain, doc["id"])[0], CleanConfig())
+    ru, rp = e_uri["recorded"], e_plain["recorded"]
+    assert ru["clean"] == rp["clean"] and ru["dedup"] == rp["dedup"]
+    assert list(ru["scores"]) == list(rp["scores"]) == ["iter=1"]
+    assert ru["exported"] is rp["exported"] is True
+    assert e_uri["clean"] == e_plain["clean"]
+
+    # a resumed run on the URI folder skips every stage and changes nothing
+    before = uri.read_bytes("shards", "manifest.json")
+    again = run_pipeline(spark, RunFolder(uri.location), config, inputs)
+    assert again["export"] == runs["uri"][1]["export"]
+    assert uri.read_bytes("shards", "manifest.json") == before
