@@ -133,7 +133,8 @@ class RunFolder:
         """The ``pyarrow.fs.FileSystem`` holding the folder; paths for it come from
         :meth:`fs_path`."""
         if self._fs is None:
-            self._fs = _make_fs(self.scheme, self.s3_endpoint_url)
+            bucket = self._root.split("/", 1)[0] if self.scheme in ("s3", "gs") else ""
+            self._fs = _make_fs(self.scheme, self.s3_endpoint_url, bucket)
         return self._fs
 
     def sub(self, *parts: str) -> Path:
@@ -408,7 +409,7 @@ class RunFolder:
             self.delete(*parts)
 
 
-def _make_fs(scheme: str, s3_endpoint_url: str = ""):
+def _make_fs(scheme: str, s3_endpoint_url: str = "", bucket: str = ""):
     from pyarrow import fs as pafs
 
     if scheme in ("", "file"):
@@ -420,9 +421,15 @@ def _make_fs(scheme: str, s3_endpoint_url: str = ""):
             or os.environ.get("AWS_ENDPOINT_URL")
             or ""
         )
-        kw: dict[str, Any] = {
-            "region": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        }
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        if not region and not endpoint and bucket:
+            # executors on EMR often have no region in their environment; pyarrow would
+            # assume us-east-1 and fail on a bucket elsewhere
+            try:
+                region = pafs.resolve_s3_region(bucket)
+            except OSError:
+                region = None
+        kw: dict[str, Any] = {"region": region}
         if endpoint:
             scheme_, _, host = endpoint.partition("://")
             kw.update(endpoint_override=host or scheme_, scheme=scheme_ if host else "https")

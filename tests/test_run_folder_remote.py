@@ -3,7 +3,11 @@ server on 127.0.0.1 (fake credentials, nothing leaves the machine) and on file:/
 
 from __future__ import annotations
 
+import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -16,6 +20,7 @@ from pipeline.records import StageStats
 from tests.cloud_fakes import fake_aws_env, moto_server
 
 BUCKET = "mm-run-folders"
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +153,52 @@ def test_s3_shards_and_manifest(s3):
     assert "shard-00009.parquet: on disk but not in the manifest" in problems
 
 
+class _Row(dict):
+    def asDict(self):  # noqa: N802 - the pyspark Row method ExportTask calls
+        return dict(self)
+
+
+def test_s3_extract_and_export_tasks_write_final_keys(s3, tmp_path, data_dir):
+    """The executor code of extract and export, without Spark: per-WARC docs Parquet and the
+    export row files land on the bucket under their final keys, equal to a local run's."""
+    from jobs.export_job import TMP, ExportTask
+    from jobs.extract_job import ExtractTask, task_key
+    from pipeline.tokens import make_token_counter
+
+    endpoint, client = s3
+    warc = str(data_dir / "export" / "dolma_science_0.warc.gz")
+    config = load_config(
+        None,
+        [
+            f"io.s3_endpoint_url={endpoint}",
+            "extract.page_timeout_s=0",
+            "export.decontaminate=false",
+        ],
+    )
+    remote = RunFolder(f"s3://{BUCKET}/runs/tasks", s3_endpoint_url=endpoint)
+    local = RunFolder(tmp_path / "local")
+    results = {}
+    for run in (remote, local):
+        results[run.location] = ExtractTask(config, run.location).extract_one(warc)
+    key = task_key(warc)
+    assert remote.is_done("extract", key)
+    assert remote.read_marker("extract", key)["stats"]["kept"] > 0
+    assert _keys(client, "runs/tasks/docs/") == [f"runs/tasks/docs/part-{key}.parquet"]
+    docs_r = pq.read_table(remote.fs_path("docs"), filesystem=remote.fs).sort_by("id")
+    docs_l = pq.read_table(local.fs_path("docs")).sort_by("id")
+    assert docs_r.equals(docs_l)
+
+    counter = make_token_counter(config.export.tokenizer)
+    rows = sorted(docs_r.to_pylist(), key=lambda r: r["warc_offset"])
+    for run in (remote, local):
+        out = list(ExportTask(config, run.location, None, counter)(0, [_Row(r) for r in rows]))
+        assert len(out) == 1  # one JSON summary per partition
+    assert _keys(client, f"runs/tasks/{TMP}/") == [f"runs/tasks/{TMP}/rows/part-00000.parquet"]
+    got = pq.read_table(remote.fs_path(TMP, "rows"), filesystem=remote.fs)
+    want = pq.read_table(local.fs_path(TMP, "rows"))
+    assert got.num_rows == len(rows) > 0 and got.equals(want)
+
+
 def test_file_uri_matches_local_path(tmp_path):
     cfg = load_config(None, [])
     local = RunFolder(tmp_path / "l")
@@ -205,7 +256,7 @@ def _table(run: RunFolder, *parts: str, columns=None) -> pa.Table:
 
 @pytest.mark.slow
 @pytest.mark.spark
-def test_file_uri_run_equals_plain_path_run(spark, tmp_path, data_dir, capsys):
+def test_file_uri_run_equals_plain_path_run(spark, tmp_path, data_dir):
     from jobs.explain_cmd import explain_doc, find_docs
     from jobs.inputs import expand_inputs
     from jobs.run_job import run_pipeline
@@ -216,13 +267,28 @@ def test_file_uri_run_equals_plain_path_run(spark, tmp_path, data_dir, capsys):
     config = load_config(None, E2E_OVERRIDES)
     inputs = expand_inputs(warcs, config.io)
     assert len(inputs) == 2
-    runs = {}
-    for name, loc in (("plain", str(tmp_path / "plain")), ("uri", f"file://{tmp_path}/uri")):
-        run = RunFolder(loc)
-        run.claim(inputs, config, "run")
-        results = run_pipeline(spark, run, config, inputs)
-        runs[name] = (run, results)
-    plain, uri = runs["plain"][0], runs["uri"][0]
+    # the plain-path run in this process; the file:// run through the CLI, as a cluster step
+    # runs it (`mathmine run --out URI`)
+    plain = RunFolder(tmp_path / "plain")
+    plain.claim(inputs, config, "run")
+    run_pipeline(spark, plain, config, inputs)
+    uri = RunFolder(f"file://{tmp_path}/uri")
+    args = ["--input", *warcs, "--out", uri.location]
+    for o in E2E_OVERRIDES:
+        args += ["--set", o]
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYTHONPATH=str(REPO))
+    proc = subprocess.run(
+        [sys.executable, "-m", "jobs.cli", "run", *args],  # = `mathmine run`
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert f"run folder: {uri.location}" in proc.stdout
+    assert f"in {uri.uri('shards')}" in proc.stdout
+    assert uri.read_run()["run_id"] == plain.read_run()["run_id"]
     assert uri.uri("docs").startswith("file://") and not uri.is_local
 
     # same tables, stage by stage
@@ -269,6 +335,7 @@ def test_file_uri_run_equals_plain_path_run(spark, tmp_path, data_dir, capsys):
 
     # a resumed run on the URI folder skips every stage and changes nothing
     before = uri.read_bytes("shards", "manifest.json")
+    stats_before = uri.read_json("stats.json")
     again = run_pipeline(spark, RunFolder(uri.location), config, inputs)
-    assert again["export"] == runs["uri"][1]["export"]
+    assert again["export"] == stats_before["export"]
     assert uri.read_bytes("shards", "manifest.json") == before
