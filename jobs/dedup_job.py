@@ -9,7 +9,13 @@ and DIR/dedup_report.json. ``--plan`` prints the LSH bands x rows and the S-curv
 Which document is kept: documents of earlier runs (``dedup.previous_runs``) always win over this
 run's; among the same URL the newest capture (``warc_date``) wins, ties to the smallest id; among
 equal texts and within a near-duplicate cluster the smallest id wins. ``cluster_id`` is the id
-of the document kept for the cluster (a kept singleton's own id).
+of the document kept for the cluster (a kept singleton's own id; an earlier run's document id
+when this run's document duplicates one).
+
+Near duplicates: LSH bands of the MinHash signatures (bands x rows from ``--plan``), each bucket
+member linked to the bucket's smallest member (and, when verifying, to its predecessor), pairs
+verified by exact Jaccard of the shingle sets (``dedup.verify_jaccard``), then connected
+components: transitive chains A~B~C form one cluster even when A and C are far apart.
 """
 
 from __future__ import annotations
