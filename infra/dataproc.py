@@ -42,8 +42,8 @@ class DataprocOptions:
     kms_key: str | None = None
     wait: bool = True
     poll_s: float = 30.0
-    # the run folder the stages read and write, if not --out itself: a path every node shares
-    # (EFS, gcsfuse) while the run folder cannot live on the object store directly
+    # the run folder the stages read and write, if not --out itself (the default: the run
+    # folder lives on the object store, jobs/run_folder.py); e.g. a path every node shares
     run_dir: str | None = None
     stamp: str = field(default_factory=common.stamp)
 

@@ -12,7 +12,23 @@ from pipeline.errors import UserError
 
 
 def run_score(spark, run: RunFolder, config: Config, model_path: str, out: str = "") -> dict:
-    """Score every doc of ``run`` (clean/ else docs/, dedup keep only) with ``model_path``."""
+    """Score every doc of ``run`` (clean/ else docs/, dedup keep only) with ``model_path`` (a
+    local file, or an s3:// gs:// file:// URI such as a cluster run's models/iter=N/model.bin)."""
+    import tempfile
+
+    if "://" in model_path:
+        # fastText loads models from a path: fetch the model to the driver first
+        parent, name = model_path.rstrip("/").rsplit("/", 1)
+        src = RunFolder(parent, config.io.s3_endpoint_url)
+        if not src.exists(name):
+            raise UserError(f"model {model_path!r} does not exist; pass a models/iter=N/model.bin")
+        with tempfile.TemporaryDirectory(prefix="mathmine-model-") as d:
+            local = src.download(f"{d}/{name}", name)
+            return {**run_score(spark, run, config, str(local), out), "model": model_path}
+    return _score(spark, run, config, model_path, out)
+
+
+def _score(spark, run: RunFolder, config: Config, model_path: str, out: str) -> dict:
     import os
     import time
 

@@ -339,3 +339,13 @@ def test_file_uri_run_equals_plain_path_run(spark, tmp_path, data_dir):
     again = run_pipeline(spark, RunFolder(uri.location), config, inputs)
     assert again["export"] == stats_before["export"]
     assert uri.read_bytes("shards", "manifest.json") == before
+
+    # `mathmine score --model URI` fetches the model from the run folder to the driver
+    from jobs.score_job import run_score
+
+    res = run_score(spark, uri, config, uri.uri("models", "iter=1", "model.bin"))
+    assert res["out"] == uri.uri("scores", "manual")
+    assert res["docs_scored"] == _table(uri, "selected", columns=["id"]).num_rows
+    assert res["model"] == uri.uri("models", "iter=1", "model.bin")
+    with pytest.raises(UserError, match="does not exist"):
+        run_score(spark, uri, config, uri.uri("models", "iter=9", "model.bin"))
