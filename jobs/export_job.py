@@ -359,6 +359,37 @@ def _swap_in(new: Path, final: Path) -> None:  # local filesystems only
         shutil.rmtree(old, ignore_errors=True)
 
 
+def publish_shards(run: RunFolder, rows, cfg: ExportConfig, manifest_extra: dict) -> list:
+    """Cut ``rows`` (shard-row dicts in their final order) into ``shards/`` + manifest.json.
+
+    Local (path or file://): built in _export_tmp/shards and swapped in with renames, so a
+    reader sees the old shards or the new ones. Object stores cannot rename: the old manifest
+    goes first, then the old shards; the new shards are written in place and manifest.json
+    last, so a shards/ prefix without a manifest is an unfinished export (and the stage
+    marker is missing too: a re-run redoes it).
+    """
+    from pipeline.shards import MANIFEST, ShardWriter, write_manifest
+
+    fs = None if run.on_local_disk else run.fs
+    if fs is None:
+        new_shards = run.fs_path(TMP, "shards")
+        os.makedirs(new_shards, exist_ok=True)
+    else:
+        run.delete("shards", MANIFEST)
+        run.delete("shards")
+        new_shards = run.fs_path("shards")
+    writer = ShardWriter(
+        new_shards, cfg.shard_bytes, cfg.shard_rows, cfg.compression, filesystem=fs
+    )
+    with writer:
+        for r in rows:
+            writer.write(r)
+    write_manifest(new_shards, writer.shards, manifest_extra, filesystem=fs)
+    if fs is None:
+        _swap_in(Path(new_shards), Path(run.fs_path("shards")))
+    return writer.shards
+
+
 def check_export_config(cfg: ExportConfig) -> None:
     """Fail before any work on settings the shard writer would only reject at the end."""
     import pyarrow as pa
@@ -381,16 +412,12 @@ def check_export_config(cfg: ExportConfig) -> None:
 def run_export(spark, run: RunFolder, config: Config, force: bool = False) -> dict:
     """The export stage (see the module docstring); returns its stats (also in stats.json)."""
     from jobs.progress import say, stage_progress
-    from pipeline.shards import MANIFEST, ShardWriter, verify_manifest, write_manifest
+    from pipeline.shards import MANIFEST, verify_manifest
     from pipeline.tokens import make_token_counter
 
     cfg = config.export
     check_export_config(cfg)
-    # local (path or file://): shards are built in _export_tmp/shards and swapped in with
-    # renames. Object stores cannot rename: the old manifest goes first, then the old shards,
-    # the new shards are written in place and manifest.json last, so a shards/ folder without
-    # a manifest is an unfinished export (and the stage marker is missing: a re-run redoes it).
-    fs = None if run.on_local_disk else run.fs
+    fs = None if run.on_local_disk else run.fs  # None: plain local paths (atomic renames)
     if not force and run.is_done(STAGE) and not verify_manifest(run.fs_path("shards"), fs):
         run.delete(TMP)  # left by a killed --force re-export
         say("[export] done earlier, skipped")
@@ -419,22 +446,13 @@ def run_export(spark, run: RunFolder, config: Config, force: bool = False) -> di
             bc.unpersist()
     stats, samples = _merge_results(results)
 
-    if fs is None:
-        new_shards = run.fs_path(TMP, "shards")
-        os.makedirs(new_shards, exist_ok=True)
-    else:
-        run.delete("shards", MANIFEST)
-        run.delete("shards")
-        new_shards = run.fs_path("shards")
-    writer = ShardWriter(
-        new_shards, cfg.shard_bytes, cfg.shard_rows, cfg.compression, filesystem=fs
-    )
-    with writer:
+    def ordered_rows():
         if run.has_parquet(TMP, "rows"):
             rows = spark.read.parquet(run.uri(TMP, "rows"))
             order = [KEY, "id"] if cfg.shuffle_seed >= 0 else ["id"]
             for r in rows.orderBy(*order).drop(KEY).toLocalIterator(prefetchPartitions=True):
-                writer.write(r.asDict())
+                yield r.asDict()
+
     manifest_extra = {
         **counter.describe(),
         "order": f"shuffle(seed={cfg.shuffle_seed})" if cfg.shuffle_seed >= 0 else "id",
@@ -444,17 +462,15 @@ def run_export(spark, run: RunFolder, config: Config, force: bool = False) -> di
         "target_rows": cfg.shard_rows if cfg.shard_rows > 0 else None,
         "decontamination": index.summary() if index is not None else None,
     }
-    write_manifest(new_shards, writer.shards, manifest_extra, filesystem=fs)
-    if fs is None:
-        _swap_in(Path(new_shards), Path(run.fs_path("shards")))
+    shards = publish_shards(run, ordered_rows(), cfg, manifest_extra)
     run.delete(TMP)
 
     out = stats.to_dict()
     out["selection"] = how
     out["token_kind"] = counter.kind
-    out["shards"] = len(writer.shards)
-    out["shard_rows"] = sum(s.rows for s in writer.shards)
-    out["shard_bytes"] = sum(s.bytes for s in writer.shards)
+    out["shards"] = len(shards)
+    out["shard_rows"] = sum(s.rows for s in shards)
+    out["shard_bytes"] = sum(s.bytes for s in shards)
     out["decontamination"] = {
         name: {
             "removed": stats.dropped.get(CONTAMINATED + name, 0),

@@ -97,7 +97,8 @@ def run_extract(spark, run: RunFolder, config: Config, inputs: list[str]) -> dic
     stats of all inputs (finished earlier or now) and writes them to stats.json."""
     from jobs.progress import say, stage_progress
 
-    todo = [p for p in inputs if not run.is_done(STAGE, task_key(p))]
+    done = run.done_keys(STAGE)
+    todo = [p for p in inputs if task_key(p) not in done]
     if len(todo) < len(inputs):
         say(f"[extract] {len(inputs) - len(todo)} of {len(inputs)} WARCs already done, skipped")
     if todo:
@@ -106,10 +107,11 @@ def run_extract(spark, run: RunFolder, config: Config, inputs: list[str]) -> dic
         with stage_progress(spark, STAGE) as fig:
             rdd.mapPartitions(ExtractTask(config, run.location)).collect()
         say(f"[extract] {len(todo)} WARCs in {fig['seconds']:.1f} s")
+    markers = run.read_markers(STAGE, [task_key(p) for p in inputs])
     merged = StageStats(STAGE)
     errors = []
     for p in inputs:
-        res = run.read_marker(STAGE, task_key(p))
+        res = markers[task_key(p)]
         merged = merged + StageStats.from_dict(STAGE, res["stats"])
         if res.get("error"):
             errors.append(res["error"])
@@ -117,9 +119,7 @@ def run_extract(spark, run: RunFolder, config: Config, inputs: list[str]) -> dic
     secs = out.get("seconds", 0) or 1e-9
     out["pages_per_s_per_core"] = round(merged.records_read / secs, 1)
     out["unreadable_files"] = errors
-    out["peak_rss_mb_max"] = max(
-        (run.read_marker(STAGE, task_key(p)).get("peak_rss_mb", 0) for p in inputs), default=0
-    )
+    out["peak_rss_mb_max"] = max((m.get("peak_rss_mb", 0) for m in markers.values()), default=0)
     run.update_stats(STAGE, out)
     say(
         f"[extract] records {merged.records_read:,}: kept {merged.kept:,}, "

@@ -398,6 +398,23 @@ class RunFolder:
     def read_marker(self, stage: str, key: str = "_stage") -> dict[str, Any]:
         return json.loads(self.read_bytes(*self._marker_parts(stage, key)))
 
+    def done_keys(self, stage: str) -> set[str]:
+        """Keys of every completion marker of ``stage``: one listing instead of one HEAD
+        request per key (90,000 WARCs on S3 would be ~30 min of serial requests)."""
+        return {
+            n.removesuffix(".json") for n in self.listdir("_markers", stage) if n.endswith(".json")
+        }
+
+    def read_markers(self, stage: str, keys: list[str], threads: int = 32) -> dict[str, dict]:
+        """``{key: payload}`` of many markers; fetched in parallel on object stores, where
+        each read is a request."""
+        if self.on_local_disk or len(keys) < 2:
+            return {k: self.read_marker(stage, k) for k in keys}
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=max(1, min(threads, len(keys)))) as pool:
+            return dict(zip(keys, pool.map(lambda k: self.read_marker(stage, k), keys)))
+
     def clear_stage(self, stage: str) -> None:
         """Forget a stage's completion (its outputs are overwritten by the re-run)."""
         parts = self._marker_parts(stage, "_stage")

@@ -71,6 +71,22 @@ def test_s3_claim_json_stats_markers(s3):
         run.sub("docs")  # pathlib on a bucket would silently write to the local disk
 
 
+def test_s3_done_keys_and_parallel_marker_reads(s3):
+    endpoint, _ = s3
+    run = RunFolder(f"s3://{BUCKET}/runs/markers", s3_endpoint_url=endpoint)
+    keys = [f"{i:016x}" for i in range(40)]
+    for k in keys[:25]:
+        run.mark_done("extract", {"key": k, "stats": {"kept": int(k, 16)}}, key=k)
+    run.mark_done("clean")
+    assert run.done_keys("extract") == set(keys[:25])
+    assert run.done_keys("dedup") == set()
+    got = run.read_markers("extract", keys[:25])
+    assert list(got) == keys[:25]
+    assert all(got[k] == {"key": k, "stats": {"kept": int(k, 16)}} for k in keys[:25])
+    with pytest.raises(FileNotFoundError):
+        run.read_markers("extract", keys[24:27])
+
+
 def test_s3_refuses_non_run_prefix(s3):
     endpoint, client = s3
     client.put_object(Bucket=BUCKET, Key="other/data.csv", Body=b"x")
@@ -197,6 +213,48 @@ def test_s3_extract_and_export_tasks_write_final_keys(s3, tmp_path, data_dir):
     got = pq.read_table(remote.fs_path(TMP, "rows"), filesystem=remote.fs)
     want = pq.read_table(local.fs_path(TMP, "rows"))
     assert got.num_rows == len(rows) > 0 and got.equals(want)
+
+
+def test_s3_export_replaces_shards_manifest_last(s3):
+    """The object-store branch of the export's publish step: a re-export replaces every old
+    shard, and the manifest is the last object written."""
+    from jobs.export_job import publish_shards
+    from pipeline.config import ExportConfig
+    from pipeline.shards import verify_manifest
+
+    endpoint, client = s3
+    run = RunFolder(f"s3://{BUCKET}/runs/publish", s3_endpoint_url=endpoint)
+
+    def rows(n):
+        return (
+            {"id": f"{i:016x}", "url": f"https://x.org/{i}", "text": f"t {i}", "token_count": 2}
+            for i in range(n)
+        )
+
+    publish_shards(run, rows(10), ExportConfig(shard_rows=2), {"token_kind": "words"})
+    assert len(run.files("shards", suffix=".parquet")) == 5
+    written = []
+    real_open = run.fs.open_output_stream
+
+    class Spy:
+        def __getattr__(self, name):
+            return getattr(run._fs_real, name)
+
+        def open_output_stream(self, path, *a, **kw):
+            written.append(path.rsplit("/", 1)[1])
+            return real_open(path, *a, **kw)
+
+    run._fs_real, run._fs = run.fs, Spy()
+    shards = publish_shards(run, rows(3), ExportConfig(shard_rows=2), {"token_kind": "words"})
+    run._fs = run._fs_real
+    assert [s.rows for s in shards] == [2, 1]
+    assert written == ["shard-00000.parquet", "shard-00001.parquet", "manifest.json"]
+    assert _keys(client, "runs/publish/") == [
+        "runs/publish/shards/manifest.json",
+        "runs/publish/shards/shard-00000.parquet",
+        "runs/publish/shards/shard-00001.parquet",
+    ]
+    assert verify_manifest(run.fs_path("shards"), run.fs) == []
 
 
 def test_file_uri_matches_local_path(tmp_path):
