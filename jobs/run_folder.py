@@ -87,7 +87,7 @@ class RunFolder:
                 raise UserError(f"run folder {text!r} has no bucket")
             self.scheme = scheme
             self._root = rest if scheme != "file" else "/" + rest
-            self.location = f"{scheme}://{self._root if scheme != 'file' else self._root}"
+            self.location = f"{scheme}://{self._root}"  # file:///abs/path
             self._local = None
         else:
             p = Path(path).expanduser()
