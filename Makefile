@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: sample test test-fast bench bench-extract bench-dedup bench-clean bench-recall reliability lint venv clean
+.PHONY: sample test test-fast bench bench-extract bench-dedup bench-clean bench-recall bench-run-folder reliability lint venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -44,6 +44,9 @@ bench-clean: $(BENCH_STAMP)
 
 bench-recall: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_recall
+
+bench-run-folder: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_run_folder
 
 reliability: $(STAMP)
 	$(BIN)/python -m benchmarks.reliability
