@@ -23,6 +23,13 @@ def test_notebook_runs_and_plots(spark, tmp_path_factory, monkeypatch):
     else:
         run = build_recall_run(spark, tmp_path_factory.getbasetemp())
     monkeypatch.setenv("MATHMINE_RUN", str(run))
+    # planted credentials: the kernel inherits them, and no output may show them (issue 11)
+    planted = {
+        "AWS_SECRET_ACCESS_KEY": "nbPlantedSecret/0123456789abcdef",
+        "AWS_SESSION_TOKEN": "nbPlantedSessionToken0123456789",
+    }
+    for k, v in planted.items():
+        monkeypatch.setenv(k, v)
     monkeypatch.setenv("PYTHONPATH", str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     nb = nbformat.read(REPO / "notebooks" / "classifier_recall.ipynb", as_version=4)
     assert 'RUN = os.environ.get("MATHMINE_RUN", "out/sample")' in nb.cells[1].source
@@ -41,3 +48,6 @@ def test_notebook_runs_and_plots(spark, tmp_path_factory, monkeypatch):
                 images += 1
     # recall/precision, PR curves, histograms, domains, crawl score histogram
     assert images >= 5
+    text = nbformat.writes(nb)
+    for v in planted.values():
+        assert v not in text
