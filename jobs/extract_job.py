@@ -133,17 +133,10 @@ def run_extract(spark, run: RunFolder, config: Config, inputs: list[str]) -> dic
 
 def add_arguments(p) -> None:
     from jobs.cli import add_config_arguments
+    from jobs.inputs import add_input_arguments
 
-    p.add_argument(
-        "--input",
-        nargs="+",
-        required=True,
-        metavar="URI",
-        help="WARC files, folders, globs, warc.paths(.gz) listings, s3:// gs:// https://",
-    )
+    add_input_arguments(p)
     p.add_argument("--out", required=True, metavar="DIR", help="run folder to write docs/ into")
-    p.add_argument("--limit", type=int, help="only the first N WARCs")
-    p.add_argument("--sample-fraction", type=float, help="a random share of the WARCs")
     add_config_arguments(p)
 
 

@@ -20,6 +20,19 @@ REMOTE_SCHEMES = ("s3://", "s3a://", "gs://", "http://", "https://")
 WARC_SUFFIXES = (".warc", ".warc.gz", ".arc.gz")
 
 
+def add_input_arguments(p) -> None:
+    """--input, --limit and --sample-fraction, shared by the commands that read WARCs."""
+    p.add_argument(
+        "--input",
+        nargs="+",
+        required=True,
+        metavar="URI",
+        help="WARC files, folders, globs, warc.paths(.gz) listings, s3:// gs:// https://",
+    )
+    p.add_argument("--limit", type=int, help="only the first N WARCs of the inputs")
+    p.add_argument("--sample-fraction", type=float, help="a random share of the WARCs")
+
+
 def is_remote(uri: str) -> bool:
     return uri.startswith(REMOTE_SCHEMES)
 

@@ -76,17 +76,10 @@ def summary_lines(run: RunFolder, results: dict) -> list[str]:
 
 def add_arguments(p) -> None:
     from jobs.cli import add_config_arguments
+    from jobs.inputs import add_input_arguments
 
-    p.add_argument(
-        "--input",
-        nargs="+",
-        required=True,
-        metavar="URI",
-        help="WARC files, folders, globs, warc.paths(.gz) listings, s3:// gs:// https://",
-    )
+    add_input_arguments(p)
     p.add_argument("--out", required=True, metavar="DIR", help="the run folder")
-    p.add_argument("--limit", type=int, help="only the first N WARCs of the inputs")
-    p.add_argument("--sample-fraction", type=float, help="a random share of the WARCs")
     p.add_argument(
         "--resume",
         action="store_true",
