@@ -366,14 +366,7 @@ def run_table(
         cmd += ["--set", s]
     t0 = time.perf_counter()
     # own session: on timeout the whole process group (JVM, Python workers) is ended
-    proc = subprocess.Popen(
-        cmd,
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    proc = _launch(cmd)
     timed_out = False
     try:
         _, stderr = proc.communicate(timeout=timeout)
