@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterable
@@ -17,19 +20,32 @@ LABEL_OTHER = "__label__other"
 # one loaded model per (process, path): executors load once and reuse across partitions/tasks
 _MODELS: dict[str, object] = {}
 _LOCK = threading.Lock()
-# (lrUpdateRate, bucket multiplier) per attempt; fastText's defaults first
-_ATTEMPTS = ((100, 1), (97, 1), (131, 1), (100, 2), (97, 2), (100, 4))
+
+# fastText (this fork included) fills only `thread`/10 of the input matrix with random values
+# (DenseMatrix::uniform starts one block of m*n/10 per thread) and leaves the rest as it came
+# from the allocator. Upstream used a zero-filled std::vector; this fork's AlignedVector is
+# posix_memalign, so in a long-lived process the rest is whatever a freed buffer held: a
+# silently different model, or "Encountered NaN". Training therefore runs in a fresh child
+# whose allocator serves every large block from new mmap pages, which the kernel zero-fills:
+# the upstream behaviour, the same model for the same data, whatever the parent did before.
+_MMAP_THRESHOLD = 128 * 1024
+_TRAIN_CHILD = """
+import json, sys
+import fasttext
+args = json.loads(sys.argv[1])
+out = args.pop("output")
+fasttext.train_supervised(**args).save_model(out)
+"""
 
 
 def train_classifier(pos_texts: Iterable, neg_texts: Iterable, cfg, out_path) -> str:
     """Train a binary fastText model (math vs other) and save it to ``out_path``.
 
     ``cfg`` is a RecallConfig (dim, lr, word_ngrams, min_count, epoch, threads, bucket, seed).
-    Items are texts or dicts with ``text``/``formulas``/``math_markup``. Runs in this process
-    with all the threads asked for: fastText trains best as one multi-threaded process.
+    Items are texts or dicts with ``text``/``formulas``/``math_markup``. Trains in one child
+    process with all the threads asked for (fastText trains best as one multi-threaded
+    process; why a child: see ``_TRAIN_CHILD``).
     """
-    import fasttext
-
     mw = getattr(cfg, "max_words", MAX_WORDS)
     lines = [f"{LABEL_MATH} {_as_line_trunc(d, mw)}" for d in pos_texts]
     n_pos = len(lines)
@@ -50,38 +66,58 @@ def train_classifier(pos_texts: Iterable, neg_texts: Iterable, cfg, out_path) ->
     out_path.parent.mkdir(parents=True, exist_ok=True)
     threads = cfg.threads or os.cpu_count() or 1
     fd, tmp = tempfile.mkstemp(prefix="ft-train-", suffix=".txt", dir=out_path.parent)
+    part = out_path.with_name(f".{out_path.name}.part")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
-        for attempt, (update_rate, bucket_mult) in enumerate(_ATTEMPTS):
-            try:
-                model = fasttext.train_supervised(
-                    input=tmp,
-                    dim=cfg.dim,
-                    lr=cfg.lr,
-                    wordNgrams=cfg.word_ngrams,
-                    minCount=cfg.min_count,
-                    epoch=cfg.epoch,
-                    thread=threads,
-                    bucket=getattr(cfg, "bucket", 2_000_000) * bucket_mult,
-                    seed=getattr(cfg, "seed", 0) + attempt,
-                    lrUpdateRate=update_rate,
-                    verbose=0,
-                )
-                break
-            except RuntimeError as e:
-                # fastText stops with "Encountered NaN" on some small training files even at
-                # lr 0.01 with one thread (measured here: depends on the file, the update
-                # schedule and the hash bucket count, not on the learning rate), so retry with
-                # a shifted update schedule, then with more buckets
-                if "NaN" not in str(e) or attempt == len(_ATTEMPTS) - 1:
-                    raise
+        _train_in_child(
+            {
+                "input": tmp,
+                "output": str(part),
+                "dim": cfg.dim,
+                "lr": cfg.lr,
+                "wordNgrams": cfg.word_ngrams,
+                "minCount": cfg.min_count,
+                "epoch": cfg.epoch,
+                "thread": threads,
+                "bucket": getattr(cfg, "bucket", 2_000_000),
+                "seed": getattr(cfg, "seed", 0),
+                "verbose": 0,
+            }
+        )
+        os.replace(part, out_path)
     finally:
         os.unlink(tmp)
-    part = out_path.with_name(f".{out_path.name}.part")
-    model.save_model(str(part))
-    os.replace(part, out_path)
+        part.unlink(missing_ok=True)
     return str(out_path)
+
+
+def _child_env() -> dict:
+    env = dict(os.environ)
+    env["MALLOC_MMAP_THRESHOLD_"] = str(_MMAP_THRESHOLD)
+    tunable = f"glibc.malloc.mmap_threshold={_MMAP_THRESHOLD}"
+    env["GLIBC_TUNABLES"] = ":".join(t for t in (env.get("GLIBC_TUNABLES"), tunable) if t)
+    return env
+
+
+def _train_in_child(args: dict) -> None:
+    """Run fastText's supervised training with ``args`` in a fresh Python process."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _TRAIN_CHILD, json.dumps(args)],
+        env=_child_env(),
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode == 0:
+        return
+    err = proc.stderr.strip().splitlines()
+    last = err[-1] if err else f"exit code {proc.returncode}"
+    if "NaN" in last:
+        raise RuntimeError(
+            f"fastText training diverged ({last}) with lr={args['lr']}: lower recall.lr "
+            "(DeepSeekMath used 0.1) or check the training texts"
+        )
+    raise RuntimeError(f"fastText training failed: {last}\n" + "\n".join(err[-20:]))
 
 
 def load_model(path: str):
