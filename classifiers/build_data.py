@@ -105,6 +105,52 @@ def _rows_texbook(root: Path, folder: str, site: str):
             )
 
 
+_CNXML = "{http://cnx.rice.edu/cnxml}"
+_CNXML_BLOCKS = {_CNXML + t for t in ("para", "title", "item", "problem", "solution", "equation")}
+
+
+def _cnxml_blocks(tree) -> list[str]:
+    """The text of every CNXML block (para, title, list item, problem, solution, equation)
+    once, in document order: a block's own text without the blocks nested in it (an exercise's
+    problem holds paras; taking both text-wise wrote every exercise twice)."""
+
+    def holds_block(el) -> bool:
+        return any(d.tag in _CNXML_BLOCKS for d in el.iterdescendants())
+
+    out: list[str] = []
+
+    def block(el) -> None:
+        buf: list[str] = [el.text or ""]
+
+        def flush() -> None:
+            t = " ".join("".join(buf).split())
+            if t:
+                out.append(t)
+            buf.clear()
+
+        for ch in el:
+            if not isinstance(ch.tag, str):
+                pass
+            elif ch.tag in _CNXML_BLOCKS or holds_block(ch):
+                flush()
+                walk(ch)
+            else:
+                buf.append("".join(ch.itertext()))
+            buf.append(ch.tail or "")
+        flush()
+
+    def walk(el) -> None:
+        if el.tag in _CNXML_BLOCKS:
+            block(el)
+        else:
+            for ch in el:
+                if isinstance(ch.tag, str):
+                    walk(ch)
+
+    walk(tree)
+    return out
+
+
 def _rows_openstax(root: Path):
     from lxml import etree
 
@@ -118,15 +164,7 @@ def _rows_openstax(root: Path):
                 m.remove(ch)
             m.text = f" ${tex}$ "
             m.tail = tail
-        paras = []
-        for el in tree.iter():
-            if not isinstance(el.tag, str):
-                continue
-            local = etree.QName(el).localname
-            if local in ("para", "title", "item", "problem", "solution", "equation"):
-                t = " ".join("".join(el.itertext()).split())
-                if t:
-                    paras.append(t)
+        paras = _cnxml_blocks(tree)
         mod = f.parent.name
         yield (
             mod,

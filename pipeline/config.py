@@ -41,7 +41,8 @@ class ExtractConfig:
 class CleanConfig:
     enabled: bool = True
     min_words: int = 50  # Gopher; a formula counts as its words
-    min_words_with_math: int = 20  # pages with >= 3 formulas (short definitions)
+    min_words_with_math: int = 20  # pages with math (short definitions)
+    math_min_formulas: int = 2  # formulas + worked-arithmetic lines that make a page "with math"
     max_words: int = 100_000
     min_mean_word_length: float = 3.0  # over prose words only (math excluded)
     max_mean_word_length: float = 10.0
@@ -50,12 +51,15 @@ class CleanConfig:
     max_ellipsis_lines_ratio: float = 0.3
     min_alpha_words_ratio: float = 0.8  # Gopher: words with a letter; formulas count as words
     min_stop_words: int = 2
+    min_stop_words_with_math: int = 1  # worked solutions and theorems say little in stop words
     max_dup_line_frac: float = 0.3
     max_dup_para_frac: float = 0.3
     max_dup_line_char_frac: float = 0.2
     max_dup_para_char_frac: float = 0.2
     top_ngram_fracs: tuple[float, ...] = (0.2, 0.18, 0.16)  # n = 2, 3, 4
     dup_ngram_fracs: tuple[float, ...] = (0.15, 0.14, 0.13, 0.12, 0.11, 0.10)  # n = 5..10
+    math_rich_formulas: int = 10  # formulas + worked steps that make a page "rich in math"
+    ngram_scale_math_rich: float = 1.5  # Gopher's n-gram thresholds x this on such pages
     c4_curly_brace: bool = False  # off: drops every page with LaTeX ({} is TeX syntax)
     c4_javascript_lines: bool = True  # math-aware: only lines outside formulas
     c4_terminal_punct: bool = False  # off: display formulas and theorem labels end without '.'
@@ -68,6 +72,7 @@ class CleanConfig:
     fineweb_short_line_chars: int = 30
     fineweb_short_line_ratio: float = 0.67
     fineweb_char_dup_ratio: float = 0.03  # FineWeb: 0.01 (see defaults.yaml)
+    fineweb_char_dup_ratio_math_rich: float = 0.15  # pages rich in math
     fineweb_list_ratio: float = 0.3
     boilerplate_lines: bool = True
     boilerplate_min_pages: int = 5  # a line on this many pages of one domain is boilerplate

@@ -116,8 +116,9 @@ def count_formula_words(formula: str) -> int:
 
 
 def _words_with_formulas(a: Analysed) -> list[str | None]:
-    """The whitespace words of lines without math, in order; a line with a formula is one
-    ``None`` gap (n-grams across it are skipped).
+    """The whitespace words of lines without math, in order; a line with a formula or with a
+    worked step of plain arithmetic ("48/2 = 24") is one ``None`` gap (n-grams across it are
+    skipped).
 
     Exercise sets state one formula per line with the same wording ("Find the first five terms
     of the sequence where the first term is $a_1 = 5$ and the common difference is $d = 3$.",
@@ -126,7 +127,7 @@ def _words_with_formulas(a: Analysed) -> list[str | None]:
     """
     out: list[str | None] = []
     for ln in a.lines:
-        if ln.has_math:
+        if ln.has_math or is_worked_step(ln):
             out.append(None)
         else:
             out.extend(ln.text.split())
@@ -144,7 +145,8 @@ def gopher_quality(text: str, url: str, cfg: CleanConfig, a: Analysed | None = N
     n_words = len(words) + a.formula_words
     # a definition or theorem with a few formulas is content even when short (PlanetMath
     # stubs run 25-40 words); Gopher's 50 words is meant for prose
-    min_words = cfg.min_words_with_math if a.n_formulas >= 3 else cfg.min_words
+    has_math = _math_evidence(a) >= cfg.math_min_formulas
+    min_words = cfg.min_words_with_math if has_math else cfg.min_words
     if min_words and n_words < min_words:
         return "gopher_short_doc"
     if cfg.max_words and n_words > cfg.max_words:
@@ -193,22 +195,47 @@ def gopher_quality(text: str, url: str, cfg: CleanConfig, a: Analysed | None = N
         alpha = a.n_formulas
         total = a.n_formulas
         for ln, numeric_ok in zip(lines, math_lines):
-            ws = ln.prose.split()
+            # TeX spacing and line-break commands (\\, \; \\) are layout, not words
+            ws = [w for w in ln.prose.split() if not _TEX_SPACING.fullmatch(w)]
             total += len(ws)
             alpha += sum(any(c.isalpha() or (numeric_ok and c.isdigit()) for c in w) for w in ws)
         if alpha / max(1, total) < cfg.min_alpha_words_ratio:
             return "gopher_below_alpha_threshold"
-    if cfg.min_stop_words:
+    # Gopher's stop-word test asks "is this English prose?"; a worked solution or a theorem
+    # states most of itself in formulas and sums, with one or two of the eight stop words
+    min_stop = cfg.min_stop_words_with_math if has_math else cfg.min_stop_words
+    if min_stop:
         found = STOP_WORDS.intersection(w.lower() for w in words)
-        if len(found) < cfg.min_stop_words:
+        if len(found) < min_stop:
             return "gopher_few_stop_words"
     return None
+
+
+# TeX layout outside formulas: \, \; \: \! \\ (and their runs with punctuation: "\,", ".\;")
+_TEX_SPACING = re.compile(r"[.,;:]?(?:\\[,;:! ]|\\\\)+[.,;:]?")
+# "48/2 = 24", "2 + 5 = <<2+5=7>>7", "80 * 45 / 100 = $36", "Y + 0.20Y = the height": a
+# number equated to a number, or an equals sign (spaced, unlike a URL query) next to a sum or
+# product, is a worked step written without TeX delimiters (word problems, homework help)
+_WORKED_STEP = re.compile(
+    r"\d\)?\s*[=≈≠≤≥]\s*[-($<]*\s*\d"
+    r"|[\w.)%]\s*[-+*/×÷]\s*[\w.(]+\s+=\s"
+    r"|\s=\s+[\w.(]+\s*[-+*/×÷]\s*[\w.(]"
+)
+
+
+def is_worked_step(ln: Line) -> bool:
+    return bool(_WORKED_STEP.search(ln.prose))
+
+
+def _math_evidence(a: Analysed) -> int:
+    """Formulas plus lines of undelimited worked arithmetic."""
+    return a.n_formulas + sum(1 for ln in a.nonempty if not ln.has_math and is_worked_step(ln))
 
 
 def _repeats_by_design(ln: Line) -> bool:
     """Formulas, TeX source lines and structure labels ("Solution.", "Hint.", "2.") recur in
     every worked example of a math page; they are not the repetition Gopher looks for."""
-    return is_markup_line(ln) or is_math_label(ln.text)
+    return is_markup_line(ln) or is_math_label(ln.text) or is_worked_step(ln)
 
 
 def _numbers_are_math(ln: Line) -> bool:
@@ -344,11 +371,16 @@ def gopher_repetition(
     # Gopher's n-grams are over whitespace words (datatrove uses spaCy tokens, which makes
     # every "$x$, $y$" a run of punctuation n-grams); n-grams through a formula are skipped
     idx = NgramIndex(_words_with_formulas(a))
+    # a page rich in formulas repeats its method in words in every worked example (the five
+    # steps of a problem-solving strategy, restated for each example of an OpenStax section)
+    scale = 1.0
+    if cfg.math_rich_formulas and _math_evidence(a) >= cfg.math_rich_formulas:
+        scale = cfg.ngram_scale_math_rich
     for n, frac in zip((2, 3, 4), cfg.top_ngram_fracs):
-        if frac and idx.top_chars(n) / total > frac:
+        if frac and idx.top_chars(n) / total > frac * scale:
             return f"gopher_top_{n}_gram"
     for n, frac in zip(range(5, 11), cfg.dup_ngram_fracs):
-        if frac and idx.dup_chars(n) / total > frac:
+        if frac and idx.dup_chars(n) / total > frac * scale:
             return f"gopher_dup_{n}_gram"
     return None
 
@@ -451,7 +483,12 @@ def fineweb_quality(text: str, url: str, cfg: CleanConfig, a: Analysed | None = 
             for i, ln in enumerate(lines)
         ]
         _, chars = _dup_count_chars([ln.text for ln in lines], exempt)
-        if chars / max(1, len(text.replace("\n", ""))) > cfg.fineweb_char_dup_ratio:
+        limit = cfg.fineweb_char_dup_ratio
+        # exercise sets restate their instructions ("Find the slope of the line shown.") and
+        # worked examples their method's steps; FineWeb's 1% was set on prose
+        if cfg.math_rich_formulas and _math_evidence(a) >= cfg.math_rich_formulas:
+            limit = max(limit, cfg.fineweb_char_dup_ratio_math_rich)
+        if chars / max(1, len(text.replace("\n", ""))) > limit:
             return "fineweb_char_dup_ratio"
     if cfg.fineweb_list_ratio:
         n_words = len(a.words) + a.formula_words

@@ -133,6 +133,8 @@ def math_spans(text: str) -> list[tuple[int, int]]:
 
 
 _TEXISH = re.compile(r"[\\^_{}=]")
+# three words in a row (of 2+ letters): prose, not a formula
+_PROSE_RUN = re.compile(r"[A-Za-z]{2,}[,.;:]?\s+[A-Za-z]{2,}[,.;:]?\s+[A-Za-z]{2,}")
 
 
 def _inline_dollar_end(text: str, i: int) -> int:
@@ -140,7 +142,9 @@ def _inline_dollar_end(text: str, i: int) -> int:
 
     Pandoc's rule (no space just inside the dollars, closer not followed by a digit) keeps
     prices out. Q&A sites also write ``$ q_{1} = \\frac{1}{11}$``: a spaced span is accepted
-    when it stays on one line and holds TeX syntax (a backslash, ^, _, braces or =).
+    when it stays on one line and holds TeX syntax (a backslash, ^, _, braces or =). A span
+    with three plain words in a row and no backslash is prose between two prices ("$20 an
+    hour ... 20*.2=$4"): TeX writes words in math as ``\\text{..}``.
     """
     n = len(text)
     if i + 1 >= n or text[i + 1] == "$" or text[i + 1] == "\n":
@@ -157,9 +161,11 @@ def _inline_dollar_end(text: str, i: int) -> int:
         if c == "$":
             if text.startswith("$$", j) or text[j + 1 : j + 2].isdigit():
                 return -1
+            content = text[i + 1 : j]
+            if "\\" not in content and _PROSE_RUN.search(content):
+                return -1
             if not text[i + 1].isspace() and not text[j - 1].isspace():
                 return j + 1
-            content = text[i + 1 : j]
             if "\n" not in content and _TEXISH.search(content):
                 return j + 1
             return -1
