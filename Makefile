@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 sample: $(STAMP)
-	$(BIN)/mathmine sample --out out/sample
+	$(BIN)/mathmine sample --out out/sample $(if $(FRESH),--fresh)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

@@ -321,6 +321,11 @@ class RunFolder:
                 f"output folder {self.location!r} belongs to another run (run_id "
                 f"{existing.get('run_id')}, this run is {rid}: different inputs or config); "
                 "pass a new --out folder, or the same inputs and config to resume"
+                + (
+                    " (`mathmine sample --fresh`, or `make sample FRESH=1`, starts the sample over)"
+                    if command == "sample"
+                    else ""
+                )
             )
         self.makedirs()
         if existing is None:

@@ -49,8 +49,12 @@ def test_s3_claim_json_stats_markers(s3):
     assert run.read_run()["run_id"] == rid
     # the same run resumes; another run is refused without writing anything
     assert run.claim(["s3://in/x.warc.gz"], cfg, "run") == rid
-    with pytest.raises(UserError, match="belongs to another run"):
+    with pytest.raises(UserError, match="belongs to another run") as err:
         run.claim(["s3://in/y.warc.gz"], cfg, "run")
+    assert "--fresh" not in str(err.value)
+    # a sample folder of an older config (the project's defaults changed) can start over
+    with pytest.raises(UserError, match="make sample FRESH=1"):
+        run.claim(["s3://in/y.warc.gz"], cfg, "sample")
     run.update_stats("extract", StageStats("extract", kept=3))
     run.update_stats("clean", {"kept": 2})
     assert set(run.read_json("stats.json")) == {"extract", "clean"}
