@@ -7,7 +7,8 @@
    resiliparse ``main_content`` measured on the same pages in the same run.
 2. Fast path: pages/s on one core over a WARC made by ``make_bench_warc.py``, counting WARC
    reading and charset detection, next to plain resiliparse (FastWARC + detect_encoding +
-   extract_plain_text) over the same file.
+   extract_plain_text) over the same file, and next to resiliparse extraction alone on the
+   pages already decoded (the figure the issue's 500 pages/s target was set against: 590).
 3. Formula recall per markup kind on the fixtures in tests/data/html (both paths).
 
 Data: ``--aeb`` / ``--warc``, else ``$MATHMINE_BENCH_DATA/article-extraction-benchmark`` and
@@ -126,6 +127,29 @@ def _plain_resiliparse(path: Path) -> int:
     return n
 
 
+def _decoded_pages(path: Path) -> list[str]:
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+    from resiliparse.parse.encoding import bytes_to_str, detect_encoding
+
+    with open(path, "rb") as f:
+        return [
+            bytes_to_str(body, detect_encoding(body))
+            for rec in ArchiveIterator(f, record_types=WarcRecordType.response, parse_http=True)
+            for body in (rec.reader.read(),)
+        ]
+
+
+def _extraction_alone(pages: list[str]) -> int:
+    """The issue's reference figure: resiliparse parse + main-content extraction of pages
+    already read and decoded (no WARC reading, no charset detection)."""
+    from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.parse.html import HTMLTree
+
+    for html in pages:
+        extract_plain_text(HTMLTree.parse(html), main_content=True)
+    return len(pages)
+
+
 def _ours_fast(path: Path) -> tuple[int, int]:
     """mathmine fast path: pipeline.warc reading + decode_html + extract_text(mode='fast')."""
     from pipeline.charset import decode_html
@@ -150,7 +174,12 @@ def _ours_fast(path: Path) -> tuple[int, int]:
 
 def bench_speed(path: Path, repeats: int = 3) -> dict:
     print(f"\n[2] fast path throughput, one core, over {path} ({path.stat().st_size / 1e6:.1f} MB)")
-    systems = (("plain resiliparse", _plain_resiliparse), ("mathmine fast", _ours_fast))
+    pages = _decoded_pages(path)
+    systems = (
+        ("extraction alone", lambda _p: _extraction_alone(pages)),
+        ("plain resiliparse", _plain_resiliparse),
+        ("mathmine fast", _ours_fast),
+    )
     best: dict[str, float] = {}
     counts: dict[str, int] = {}
     ratios: list[float] = []
@@ -174,7 +203,10 @@ def bench_speed(path: Path, repeats: int = 3) -> dict:
         f"  mathmine fast / plain resiliparse: median of {repeats} paired rounds "
         f"{out['ratio_median']:.3f} (rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
     )
-    print("  target: >= 500 pages/s on one core (issue 3 measured plain resiliparse ~590 pages/s)")
+    print(
+        "  target: >= 500 pages/s on one core; the issue measured resiliparse extraction alone "
+        f"at ~590 pages/s on its machine, here it runs {out['extraction alone']:.0f}"
+    )
     return out
 
 
