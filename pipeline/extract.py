@@ -7,7 +7,6 @@ every record read is either kept or dropped with a reason.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,10 +16,7 @@ from pipeline import records as R
 from pipeline.config import Config
 from pipeline.langid import MAX_CHARS as LANGID_CHARS
 from pipeline.records import Dropped, RawRecord, StageStats, doc_id
-
-# Math spans are removed before language id: lid.176 reads TeX as noise and lowers the
-# confidence of the prose around it.
-_MATH_SPAN = re.compile(r"\$\$.{0,4000}?\$\$|\$[^$\n]{0,1000}\$", re.S)
+from pipeline.text_norm import mask_math
 
 
 @dataclass
@@ -65,8 +61,10 @@ def process_record(
     text = ext.text
     if len(text) < ecfg.min_text_chars:
         return Dropped(R.EMPTY_TEXT, rec.url, rec.warc_offset, f"{len(text)} chars")
-    # langid reads the first MAX_CHARS of prose; strip math from a bounded head only
-    lang, lang_score = detect_language(_MATH_SPAN.sub(" ", text[: 4 * LANGID_CHARS]))
+    # langid reads the first MAX_CHARS of prose; lid.176 reads TeX as noise and lowers the
+    # confidence of the prose around it, so formulas (the cleaning rules' definition: prices
+    # stay prose) are masked in a bounded head
+    lang, lang_score = detect_language(mask_math(text[: 4 * LANGID_CHARS]))
     lap("langid")
     if ecfg.langs and (lang not in ecfg.langs or lang_score < ecfg.min_lang_score):
         return Dropped(R.LANG, rec.url, rec.warc_offset, f"{lang}:{lang_score:.2f}")
