@@ -261,7 +261,7 @@ def _validate(obj: Any, prefix: str) -> None:
             if f.name in ("shuffle_seed",):
                 continue
             if v < 0:
-                raise ConfigError(f"config key {prefix}{f.name!r} must be >= 0, got {v}")
+                raise ConfigError(f"config key '{prefix}{f.name}' must be >= 0, got {v}")
     if isinstance(obj, DedupConfig) and not 0 < obj.threshold < 1:
         raise ConfigError(f"config key 'dedup.threshold' must be in (0, 1), got {obj.threshold}")
 
