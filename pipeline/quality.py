@@ -67,6 +67,7 @@ class Analysed:
     formula_words: int  # words read inside formulas (identifiers, numbers, operators by name)
     words: list[str]  # prose tokens that are words (have a letter or digit)
     nonempty: list[Line]  # the non-blank lines
+    math_evidence: int  # formulas plus lines of undelimited worked arithmetic ("48/2 = 24")
 
 
 def _is_wordlike(tok: str) -> bool:
@@ -85,7 +86,10 @@ def analyse(text: str, spans: list[tuple[int, int]] | None = None) -> Analysed:
     fw = sum(count_formula_words(text[s:e]) for s, e in spans)
     words = [t for t in prose_tokens if _WORDLIKE.search(t)]
     nonempty = [ln for ln in lines if ln.text.strip()]
-    return Analysed(text, spans, lines, prose_tokens, prose_words, len(spans), fw, words, nonempty)
+    evidence = len(spans) + sum(1 for ln in nonempty if not ln.has_math and is_worked_step(ln))
+    return Analysed(
+        text, spans, lines, prose_tokens, prose_words, len(spans), fw, words, nonempty, evidence
+    )
 
 
 _WORDLIKE = re.compile(r"[^\W_]")
@@ -145,7 +149,7 @@ def gopher_quality(text: str, url: str, cfg: CleanConfig, a: Analysed | None = N
     n_words = len(words) + a.formula_words
     # a definition or theorem with a few formulas is content even when short (PlanetMath
     # stubs run 25-40 words); Gopher's 50 words is meant for prose
-    has_math = _math_evidence(a) >= cfg.math_min_formulas
+    has_math = a.math_evidence >= cfg.math_min_formulas
     min_words = cfg.min_words_with_math if has_math else cfg.min_words
     if min_words and n_words < min_words:
         return "gopher_short_doc"
@@ -225,11 +229,6 @@ _WORKED_STEP = re.compile(
 
 def is_worked_step(ln: Line) -> bool:
     return bool(_WORKED_STEP.search(ln.prose))
-
-
-def _math_evidence(a: Analysed) -> int:
-    """Formulas plus lines of undelimited worked arithmetic."""
-    return a.n_formulas + sum(1 for ln in a.nonempty if not ln.has_math and is_worked_step(ln))
 
 
 def _repeats_by_design(ln: Line) -> bool:
@@ -374,7 +373,7 @@ def gopher_repetition(
     # a page rich in formulas repeats its method in words in every worked example (the five
     # steps of a problem-solving strategy, restated for each example of an OpenStax section)
     scale = 1.0
-    if cfg.math_rich_formulas and _math_evidence(a) >= cfg.math_rich_formulas:
+    if cfg.math_rich_formulas and a.math_evidence >= cfg.math_rich_formulas:
         scale = cfg.ngram_scale_math_rich
     for n, frac in zip((2, 3, 4), cfg.top_ngram_fracs):
         if frac and idx.top_chars(n) / total > frac * scale:
@@ -486,7 +485,7 @@ def fineweb_quality(text: str, url: str, cfg: CleanConfig, a: Analysed | None = 
         limit = cfg.fineweb_char_dup_ratio
         # exercise sets restate their instructions ("Find the slope of the line shown.") and
         # worked examples their method's steps; FineWeb's 1% was set on prose
-        if cfg.math_rich_formulas and _math_evidence(a) >= cfg.math_rich_formulas:
+        if cfg.math_rich_formulas and a.math_evidence >= cfg.math_rich_formulas:
             limit = max(limit, cfg.fineweb_char_dup_ratio_math_rich)
         if chars / max(1, len(text.replace("\n", ""))) > limit:
             return "fineweb_char_dup_ratio"
