@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pipeline
-from jobs.run_folder import RunFolder
+from jobs.run_folder import RunFolder, write_in_batches
 from pipeline.config import Config, ExportConfig, IOConfig, load_config
 from pipeline.errors import UserError
 from pipeline.records import StageStats
@@ -42,7 +42,6 @@ STAGE = "export"
 BUNDLED_GSM8K = Path(pipeline.__file__).resolve().parent / "data" / "gsm8k_test.jsonl.gz"
 TMP = "_export_tmp"
 KEY = "_key"
-BATCH_ROWS = 256  # rows per Parquet write in a task: bounds its memory
 ROWS_PER_TASK = 20_000  # more selected docs than this per task -> more tasks than WARC groups
 INPUT_COLUMNS = (
     "id",
@@ -290,14 +289,8 @@ class ExportTask:
         # local: temp file + rename; object store: the final key, written once complete
         with run.open_output(TMP, "rows", f"part-{part_index:05d}.parquet") as sink:
             with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
-                batch: list[dict] = []
-                for doc in self.iter_export((r.asDict() for r in rows), stats, samples):
-                    batch.append(doc)
-                    if len(batch) >= BATCH_ROWS:
-                        writer.write_table(pa.Table.from_pylist(batch, schema))
-                        batch = []
-                if batch:
-                    writer.write_table(pa.Table.from_pylist(batch, schema))
+                docs = self.iter_export((r.asDict() for r in rows), stats, samples)
+                write_in_batches(writer, docs, schema)
         yield json.dumps({"stats": stats.to_dict(), "samples": samples})
 
 

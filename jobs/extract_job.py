@@ -12,12 +12,11 @@ import hashlib
 import time
 from dataclasses import dataclass
 
-from jobs.run_folder import RunFolder
+from jobs.run_folder import RunFolder, write_in_batches
 from pipeline.config import Config, load_config
 from pipeline.records import UNREADABLE_FILE, StageStats
 
 STAGE = "extract"
-BATCH_ROWS = 256
 
 
 def task_key(warc_path: str) -> str:
@@ -36,7 +35,6 @@ class ExtractTask:
             yield self.extract_one(warc_path)
 
     def extract_one(self, warc_path: str) -> dict:
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
         from jobs.inputs import open_input
@@ -62,14 +60,8 @@ class ExtractTask:
                     stream = None
                 if stream is not None:
                     with stream:
-                        batch: list[dict] = []
-                        for doc in extract_warc(stream, warc_path, self.config, stats):
-                            batch.append(doc)
-                            if len(batch) >= BATCH_ROWS:
-                                writer.write_table(pa.Table.from_pylist(batch, schema))
-                                batch = []
-                        if batch:
-                            writer.write_table(pa.Table.from_pylist(batch, schema))
+                        docs = extract_warc(stream, warc_path, self.config, stats)
+                        write_in_batches(writer, docs, schema)
         for k, v in counters.items():
             if isinstance(v, (int, float)):
                 stats.add(k, v)

@@ -462,6 +462,23 @@ def _make_fs(scheme: str, s3_endpoint_url: str = "", bucket: str = ""):
     raise UserError(f"unsupported run folder scheme {scheme!r}")
 
 
+BATCH_ROWS = 256  # rows per Parquet write in a task: bounds its memory
+
+
+def write_in_batches(writer, rows, schema, batch_rows: int = BATCH_ROWS) -> None:
+    """Write the dicts of ``rows`` to the Parquet ``writer``, ``batch_rows`` at a time."""
+    import pyarrow as pa
+
+    batch: list[dict] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= batch_rows:
+            writer.write_table(pa.Table.from_pylist(batch, schema))
+            batch = []
+    if batch:
+        writer.write_table(pa.Table.from_pylist(batch, schema))
+
+
 def remove_run_folder(run: RunFolder) -> None:
     """Delete a mathmine run folder. Symlinks inside are unlinked, never followed, so nothing
     outside the folder is touched; a folder without run.json is refused."""
