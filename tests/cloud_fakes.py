@@ -123,6 +123,26 @@ class FaultPlan:
             return kind
 
 
+def _write_cut(handler, head: bytes, body: bytes, rng) -> None:
+    """Send the head and a random non-empty strict prefix of ``body``, then reset the
+    connection: a transfer that dies mid-body."""
+    handler.wfile.write(head + body[: rng.randint(1, len(body) - 1)])
+    handler.wfile.flush()
+    _reset(handler.connection)
+
+
+@contextmanager
+def _serving(handler_cls):
+    """Serve ``handler_cls`` on 127.0.0.1 in a thread; yields the base URL."""
+    server = _Threaded(("127.0.0.1", 0), handler_cls)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 class _Threaded(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -161,21 +181,12 @@ def fault_proxy(upstream: str, plan: FaultPlan):
             out.append(f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode())
             conn.close()
             if kind == "reset" and len(data) > 1:
-                cut = plan.rng.randint(1, len(data) - 1)
-                self.wfile.write(b"".join(out) + data[:cut])
-                self.wfile.flush()
-                _reset(self.connection)
+                _write_cut(self, b"".join(out), data, plan.rng)
                 return
             self.wfile.write(b"".join(out) + data)
 
-    server = _Threaded(("127.0.0.1", 0), Handler)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(Handler) as url:
+        yield url
 
 
 @contextmanager
@@ -216,20 +227,12 @@ def file_server(root: Path, plan: FaultPlan | None = None, honour_range: bool = 
                 "Connection: close\r\n\r\n"
             ).encode()
             if kind == "reset" and len(body) > 1:
-                self.wfile.write(head + body[: plan.rng.randint(1, len(body) - 1)])
-                self.wfile.flush()
-                _reset(self.connection)
+                _write_cut(self, head, body, plan.rng)
                 return
             self.wfile.write(head + body)
 
-    server = _Threaded(("127.0.0.1", 0), Handler)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(Handler) as url:
+        yield url
 
 
 @contextmanager
@@ -293,9 +296,7 @@ def gcs_server(objects: dict[tuple[str, str], bytes], plan: FaultPlan | None = N
                     f"Content-Range: bytes {start}-{end}/{len(data)}\r\nConnection: close\r\n\r\n"
                 ).encode()
                 if kind == "reset" and len(chunk) > 1:
-                    self.wfile.write(head + chunk[: plan.rng.randint(1, len(chunk) - 1)])
-                    self.wfile.flush()
-                    _reset(self.connection)
+                    _write_cut(self, head, chunk, plan.rng)
                     return
                 self.wfile.write(head + chunk)
             elif method == "GET" and path.startswith("/storage/v1/b/") and len(parts) == 7:
@@ -326,11 +327,5 @@ def gcs_server(objects: dict[tuple[str, str], bytes], plan: FaultPlan | None = N
             else:
                 self._send("501 Not Implemented", b"{}")
 
-    server = _Threaded(("127.0.0.1", 0), Handler)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(Handler) as url:
+        yield url
