@@ -21,6 +21,21 @@ FAST = [
 ]
 PLANTED = 3
 
+# a whole run, small and fast: one recall iteration of a tiny model, every scored doc selected
+# (threshold 0) so a comparison covers every exported page; 5 rows per shard
+TINY_RUN = [
+    "spark.master=local[2]",
+    "extract.page_timeout_s=0",
+    "recall.iterations=1",
+    "recall.epoch=1",
+    "recall.dim=16",
+    "recall.threads=1",
+    "recall.max_positives=300",
+    "recall.max_negatives=300",
+    "recall.threshold=0.0",
+    "export.shard_rows=5",
+]
+
 
 def build_docs(run_dir: Path) -> list[dict]:
     import pyarrow as pa

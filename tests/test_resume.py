@@ -17,6 +17,7 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.shards import verify_manifest
+from tests.recall_helpers import TINY_RUN
 from tests.test_export import make_run_folder
 
 REPO = Path(__file__).resolve().parent.parent
@@ -119,25 +120,11 @@ WARCS = [
         "pywb_dupes.warc.gz",
     )
 ]
-# small and fast: one recall iteration of a tiny model, every scored doc selected (threshold 0),
-# so the comparison covers every exported page; 5 rows per shard
-RUN_OVERRIDES = [
-    "spark.master=local[2]",
-    "extract.page_timeout_s=0",
-    "recall.iterations=1",
-    "recall.epoch=1",
-    "recall.dim=16",
-    "recall.threads=1",
-    "recall.max_positives=300",
-    "recall.max_negatives=300",
-    "recall.threshold=0.0",
-    "export.shard_rows=5",
-]
 
 
 def _mathmine_run(out: Path, *extra: str) -> subprocess.Popen:
     args = ["--input", *map(str, WARCS), "--out", str(out)]
-    for o in RUN_OVERRIDES:
+    for o in TINY_RUN:
         args += ["--set", o]
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYTHONPATH=str(REPO))
     return subprocess.Popen(
@@ -171,7 +158,7 @@ def test_killed_run_resumes_to_the_same_manifest(spark, tmp_path):
     from jobs.run_job import run_pipeline
 
     ref = tmp_path / "ref"
-    config = load_config(None, RUN_OVERRIDES)
+    config = load_config(None, TINY_RUN)
     inputs = expand_inputs([str(w) for w in WARCS], config.io)
     ref_run = RunFolder(ref)
     ref_run.claim(inputs, config, "run")

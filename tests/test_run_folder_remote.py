@@ -18,6 +18,7 @@ from pipeline.config import load_config
 from pipeline.errors import UserError
 from pipeline.records import StageStats
 from tests.cloud_fakes import fake_aws_env, moto_server
+from tests.recall_helpers import TINY_RUN
 
 BUCKET = "mm-run-folders"
 REPO = Path(__file__).resolve().parent.parent
@@ -295,18 +296,6 @@ def test_bad_schemes_and_symlinks(tmp_path):
 
 
 # --- every stage on a file:// run folder (the URI code path Spark takes on a cluster) ------------
-E2E_OVERRIDES = [
-    "spark.master=local[2]",
-    "extract.page_timeout_s=0",
-    "recall.iterations=1",
-    "recall.epoch=1",
-    "recall.dim=16",
-    "recall.threads=1",
-    "recall.max_positives=300",
-    "recall.max_negatives=300",
-    "recall.threshold=0.0",
-    "export.shard_rows=5",
-]
 
 
 def _table(run: RunFolder, *parts: str, columns=None) -> pa.Table:
@@ -326,7 +315,7 @@ def test_file_uri_run_equals_plain_path_run(spark, tmp_path, data_dir):
     from pipeline.shards import verify_manifest
 
     warcs = sorted(str(p) for p in (data_dir / "export").glob("dolma_science_*.warc.gz"))
-    config = load_config(None, E2E_OVERRIDES)
+    config = load_config(None, TINY_RUN)
     inputs = expand_inputs(warcs, config.io)
     assert len(inputs) == 2
     # the plain-path run in this process; the file:// run through the CLI, as a cluster step
@@ -336,7 +325,7 @@ def test_file_uri_run_equals_plain_path_run(spark, tmp_path, data_dir):
     run_pipeline(spark, plain, config, inputs)
     uri = RunFolder(f"file://{tmp_path}/uri")
     args = ["--input", *warcs, "--out", uri.location]
-    for o in E2E_OVERRIDES:
+    for o in TINY_RUN:
         args += ["--set", o]
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYTHONPATH=str(REPO))
     proc = subprocess.run(
