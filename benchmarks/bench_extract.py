@@ -131,12 +131,12 @@ def _decoded_pages(path: Path) -> list[str]:
     from fastwarc.warc import ArchiveIterator, WarcRecordType
     from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
+    pages = []
     with open(path, "rb") as f:
-        return [
-            bytes_to_str(body, detect_encoding(body))
-            for rec in ArchiveIterator(f, record_types=WarcRecordType.response, parse_http=True)
-            for body in (rec.reader.read(),)
-        ]
+        for rec in ArchiveIterator(f, record_types=WarcRecordType.response, parse_http=True):
+            body = rec.reader.read()
+            pages.append(bytes_to_str(body, detect_encoding(body)))
+    return pages
 
 
 def _extraction_alone(pages: list[str]) -> int:
