@@ -26,19 +26,22 @@ REPO = Path(__file__).resolve().parent.parent
 OVERRIDES = ["export.shard_rows=3", "export.shuffle_seed=5", "extract.page_timeout_s=0"]
 
 
-def _start_export(run_dir: Path, *extra: str) -> subprocess.Popen:
-    args = ["--run", str(run_dir), "--set", "spark.master=local[2]"]
-    for o in OVERRIDES:
-        args += ["--set", o]
+def _start(command: str, args: list[str], overrides: list[str]) -> subprocess.Popen:
+    """``mathmine COMMAND ARGS --set ...`` in its own process group (the Spark JVM dies with it)."""
+    sets = [x for o in overrides for x in ("--set", o)]
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYTHONPATH=str(REPO))
     return subprocess.Popen(
-        [sys.executable, "-m", "jobs.cli", "export", *args, *extra],  # = `mathmine export`
+        [sys.executable, "-m", "jobs.cli", command, *args, *sets],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: the Spark JVM dies with it
+        start_new_session=True,
     )
+
+
+def _start_export(run_dir: Path, *extra: str) -> subprocess.Popen:
+    return _start("export", ["--run", str(run_dir), *extra], ["spark.master=local[2]", *OVERRIDES])
 
 
 def _kill_when(proc: subprocess.Popen, ready, timeout_s: float = 240) -> None:
@@ -123,18 +126,7 @@ WARCS = [
 
 
 def _mathmine_run(out: Path, *extra: str) -> subprocess.Popen:
-    args = ["--input", *map(str, WARCS), "--out", str(out)]
-    for o in TINY_RUN:
-        args += ["--set", o]
-    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYTHONPATH=str(REPO))
-    return subprocess.Popen(
-        [sys.executable, "-m", "jobs.cli", "run", *args, *extra],  # = `mathmine run`
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    return _start("run", ["--input", *map(str, WARCS), "--out", str(out), *extra], TINY_RUN)
 
 
 @pytest.mark.slow
