@@ -25,8 +25,9 @@ from collections import Counter
 from pathlib import Path
 
 from pipeline.config import CleanConfig
+from pipeline.math_text import formulas
 from pipeline.quality import DOC_RULES, analyse, clean_document
-from pipeline.text_norm import formulas, normalize_text, split_lines
+from pipeline.text_norm import normalize_text, split_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "clean"

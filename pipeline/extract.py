@@ -15,8 +15,8 @@ from typing import BinaryIO
 from pipeline import records as R
 from pipeline.config import Config
 from pipeline.langid import MAX_CHARS as LANGID_CHARS
+from pipeline.math_text import mask_math
 from pipeline.records import Dropped, RawRecord, StageStats, doc_id
-from pipeline.text_norm import mask_math
 
 
 @dataclass

@@ -28,11 +28,11 @@ from pipeline.math_markup import (
     PLACEHOLDER,
     MathResult,
     count_asciimath,
-    count_formulas,
     protect_raw_tex,
     restore_placeholders,
     rewrite_math,
 )
+from pipeline.math_text import count_formulas
 from pipeline.records import EMPTY_TEXT, TIMEOUT, TOO_DEEP, TOO_LARGE, Dropped
 
 MODES = ("fast", "careful")

@@ -30,6 +30,7 @@ from urllib.parse import unquote, unquote_plus
 
 from resiliparse.parse.html import HTMLTree, NodeType
 
+from pipeline.math_text import sub_formulas
 from pipeline.mathml import iter_children, mathml_to_latex
 
 # One combined selector: lexbor walks the DOM once in C for all kinds.
@@ -93,97 +94,6 @@ TEX_ENCODINGS = ("application/x-tex", "application/x-latex", "tex", "latex", "te
 
 _DISPLAYSTYLE = re.compile(r"^\{\\displaystyle\s*(.*)\}$|^\\displaystyle\s*(.*)$", re.S)
 
-# Formulas in extracted text: $$..$$, \[..\], \(..\), \begin{env}..\end{env}, and $..$ by the
-# pandoc rule (no space inside the dollars, closing $ not followed by a digit) so that prices
-# like "$5 and $10" are not counted. A regex with lazy bodies does this in quadratic time on
-# hostile text ("\\(" * 100_000 took minutes), so formulas are found by a linear scanner:
-# openers by one regex, closers by str.find with the next occurrence of each closer cached.
-_ENVS = "equation|align|gather|multline|eqnarray|displaymath|math"
-_OPENER = re.compile(r"\$\$|\\\[|\\\(|\\begin\{(" + _ENVS + r")\*?\}|\$")
-_PAIRED = {"$$": "$$", "\\[": "\\]", "\\(": "\\)"}
-
-
-def formula_spans(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, TeX body) of every formula in ``text``, in order, in linear time."""
-    spans: list[tuple[int, int, str]] = []
-    next_at: dict[str, int] = {}  # closer -> its first index at or after the last lookup
-
-    def find(closer: str, start: int) -> int:
-        i = next_at.get(closer)
-        if i is None or (i != -1 and i < start):
-            i = text.find(closer, start)
-            next_at[closer] = i
-        return i
-
-    n = len(text)
-    pos = 0
-    while True:
-        m = _OPENER.search(text, pos)
-        if not m:
-            return spans
-        a, s, op = m.start(), m.end(), m.group(0)
-        end = body = None
-        if op in _PAIRED:
-            ok = True
-            if op == "$$":  # (?!\s*\$): a $$ opener is not followed by blanks and a $
-                j = s
-                while j < n and text[j] in " \t\r\n\f\v":
-                    j += 1
-                ok = j >= n or text[j] != "$"
-            c = find(_PAIRED[op], s + 1) if ok else -1
-            if c != -1:
-                end, body = c + len(_PAIRED[op]), text[s:c]
-        elif op.startswith("\\begin"):
-            env = m.group(1)
-            cs = [
-                c
-                for c in (find(f"\\end{{{env}}}", s + 1), find(f"\\end{{{env}*}}", s + 1))
-                if c != -1
-            ]
-            if cs:
-                c = min(cs)
-                close_len = len(f"\\end{{{env}}}") + (
-                    1 if text.startswith("*", c + 5 + len(env)) else 0
-                )
-                end, body = c + close_len, text[s:c]
-        else:  # inline $: not after \ or $, first char not blank or $
-            if (
-                (a == 0 or text[a - 1] not in "\\$")
-                and s < n
-                and not text[s].isspace()
-                and text[s] != "$"
-            ):
-                c = text.find("$", s + 1)
-                while c != -1 and text[c - 1] == "\\":
-                    c = text.find("$", c + 1)
-                if (
-                    c != -1
-                    and text.find("\n", s, c) == -1
-                    and not text[c - 1].isspace()
-                    and not (c + 1 < n and text[c + 1].isdigit())
-                ):
-                    end, body = c + 1, text[s:c]
-        if end is None:
-            pos = a + 1
-        else:
-            spans.append((a, end, body))
-            pos = end
-
-
-def sub_formulas(text: str, repl) -> str:
-    """``text`` with every formula (delimiters included) replaced by ``repl(formula)``."""
-    spans = formula_spans(text)
-    if not spans:
-        return text
-    out, last = [], 0
-    for a, b, _ in spans:
-        out.append(text[last:a])
-        out.append(repl(text[a:b]))
-        last = b
-    out.append(text[last:])
-    return "".join(out)
-
-
 _STD_DELIMS = {("$", "$"), ("$$", "$$"), ("\\(", "\\)"), ("\\[", "\\]")}
 _CONFIG_BLOCK = re.compile(r"(inlineMath|displayMath)\s*:\s*(\[\s*\[.*?\]\s*\])", re.S)
 _JS_PAIR = re.compile(r"\[\s*(['\"])((?:\\.|(?!\1).)*)\1\s*,\s*(['\"])((?:\\.|(?!\3).)*)\3\s*\]")
@@ -226,16 +136,6 @@ def restore_placeholders(text: str, placeholders: dict[str, str]) -> str:
 
 PLACEHOLDER = re.compile(r"xmathmine\d+x")
 _ENDS_PLACEHOLDER = re.compile(r"xmathmine\d+x$")
-
-
-def count_formulas(text: str) -> int:
-    """Number of formulas in extracted text ($..$, $$..$$, \\(..\\), \\[..\\], environments)."""
-    return len(formula_spans(text))
-
-
-def iter_formulas(text: str) -> list[str]:
-    """The TeX of every formula in ``text`` (delimiters stripped), in order."""
-    return [body for _, _, body in formula_spans(text)]
 
 
 def _js_unescape(s: str) -> str:

@@ -12,7 +12,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from pipeline.text_norm import split_segments
+from pipeline.math_text import split_segments
 
 # datatrove's placeholders: example.com/.org are reserved for examples; the IPs did not answer
 # pings when datatrove picked them.

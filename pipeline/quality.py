@@ -26,9 +26,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pipeline.config import CleanConfig
+from pipeline.math_text import (
+    count_formula_words,
+    has_arithmetic,
+    has_number_sequence,
+    has_tex_command,
+    is_worked_step,
+    math_spans,
+)
 from pipeline.pii import PIICounts, replace_pii
 from pipeline.records import EMPTY_TEXT, StageStats
-from pipeline.text_norm import Line, math_spans, normalize_text, split_lines
+from pipeline.text_norm import Line, normalize_text, split_lines
 
 DEFAULT_BLOCKLIST = Path(__file__).with_name("data") / "url_blocklist.txt"
 
@@ -86,37 +94,15 @@ def analyse(text: str, spans: list[tuple[int, int]] | None = None) -> Analysed:
     fw = sum(count_formula_words(text[s:e]) for s, e in spans)
     words = [t for t in prose_tokens if _WORDLIKE.search(t)]
     nonempty = [ln for ln in lines if ln.text.strip()]
-    evidence = len(spans) + sum(1 for ln in nonempty if not ln.has_math and is_worked_step(ln))
+    evidence = len(spans) + sum(
+        1 for ln in nonempty if not ln.has_math and is_worked_step(ln.prose)
+    )
     return Analysed(
         text, spans, lines, prose_tokens, prose_words, len(spans), fw, words, nonempty, evidence
     )
 
 
 _WORDLIKE = re.compile(r"[^\W_]")
-
-
-_TEX_WORD = re.compile(r"\\?[A-Za-z]+|\d+(?:\.\d+)?")
-# layout commands carry no words when a formula is read aloud
-_TEX_LAYOUT = frozenset(
-    "left right displaystyle textstyle scriptstyle mathrm mathbf mathcal mathbb mathit mathsf "
-    "mathfrak operatorname text textrm textbf it rm bf quad qquad begin end label tag nonumber "
-    "limits big Big bigg Bigg bigl bigr Bigl Bigr hspace vspace mbox hbox".split()
-)
-
-
-def count_formula_words(formula: str) -> int:
-    """How many words a formula is worth: identifiers, numbers and named operators (>= 1).
-
-    ``$x^2+17x+29=0$`` is six words read aloud; Gopher's word-count and list rules would
-    otherwise see a formula-dense definition as a near-empty page.
-    """
-    n = 0
-    for m in _TEX_WORD.finditer(formula):
-        w = m.group(0)
-        if w.startswith("\\") and w[1:] in _TEX_LAYOUT:
-            continue
-        n += 1
-    return max(1, n)
 
 
 def _words_with_formulas(a: Analysed) -> list[str | None]:
@@ -131,7 +117,7 @@ def _words_with_formulas(a: Analysed) -> list[str | None]:
     """
     out: list[str | None] = []
     for ln in a.lines:
-        if ln.has_math or is_worked_step(ln):
+        if ln.has_math or is_worked_step(ln.prose):
             out.append(None)
         else:
             out.extend(ln.text.split())
@@ -217,33 +203,17 @@ def gopher_quality(text: str, url: str, cfg: CleanConfig, a: Analysed | None = N
 
 # TeX layout outside formulas: \, \; \: \! \\ (and their runs with punctuation: "\,", ".\;")
 _TEX_SPACING = re.compile(r"[.,;:]?(?:\\[,;:! ]|\\\\)+[.,;:]?")
-# "48/2 = 24", "2 + 5 = <<2+5=7>>7", "80 * 45 / 100 = $36", "Y + 0.20Y = the height": a
-# number equated to a number, or an equals sign (spaced, unlike a URL query) next to a sum or
-# product, is a worked step written without TeX delimiters (word problems, homework help)
-_WORKED_STEP = re.compile(
-    r"\d\)?\s*[=≈≠≤≥]\s*[-($<]*\s*\d"
-    r"|[\w.)%]\s*[-+*/×÷]\s*[\w.(]+\s+=\s"
-    r"|\s=\s+[\w.(]+\s*[-+*/×÷]\s*[\w.(]"
-)
-
-
-def is_worked_step(ln: Line) -> bool:
-    return bool(_WORKED_STEP.search(ln.prose))
 
 
 def _repeats_by_design(ln: Line) -> bool:
     """Formulas, TeX source lines and structure labels ("Solution.", "Hint.", "2.") recur in
     every worked example of a math page; they are not the repetition Gopher looks for."""
-    return is_markup_line(ln) or is_math_label(ln.text) or is_worked_step(ln)
+    return is_markup_line(ln) or is_math_label(ln.text) or is_worked_step(ln.prose)
 
 
 def _numbers_are_math(ln: Line) -> bool:
     """Numbers on this line are math: it is a sentence, a sum ("48/2 = 24") or a sequence."""
-    return (
-        _ends_punctuated(ln)
-        or bool(_ARITHMETIC.search(ln.prose))
-        or bool(_NUMBER_SEQUENCE.search(ln.prose))
-    )
+    return _ends_punctuated(ln) or has_arithmetic(ln.prose) or has_number_sequence(ln.prose)
 
 
 def _dup_count_chars(items: list[str], exempt: list[bool]) -> tuple[int, int]:
@@ -407,12 +377,6 @@ def is_code_line(ln: Line) -> bool:
     return (not ln.has_math) and (t.rstrip().endswith(_CODE_END) or t.startswith(("    ", "\t")))
 
 
-_ARITHMETIC = re.compile(r"\d\s*[-+*/×÷^]?\s*[=<>≤≥≠≈]\s*[-(]?\s*\d|\d\s*[+*/×÷^]\s*\d")
-# "1, 1, 2, 3, 5, 8": a sequence of terms (OEIS-style) is math, a table row is not comma-separated
-_NUMBER_SEQUENCE = re.compile(r"-?\d+(?:\s*,\s*-?\d+){3,}")
-_TEX_CONTROL_WORD = re.compile(r"\\[A-Za-z]{2,}")
-
-
 def is_markup_line(ln: Line) -> bool:
     """A line with a formula or with TeX control words (``\\begin{proof}``, ``Lemma \\ref{..}.``).
 
@@ -420,7 +384,7 @@ def is_markup_line(ln: Line) -> bool:
     "Simplify: $..$", TeX sources cite the same lemma twice), so repetition rules do not count
     them as duplicates.
     """
-    return ln.has_math or bool(_TEX_CONTROL_WORD.search(ln.prose))
+    return ln.has_math or has_tex_command(ln.prose)
 
 
 _LIST_ITEM = re.compile(r"^\s*(?:[•●▪◦‣∙*-]|\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)])\s")
@@ -646,7 +610,7 @@ def _may_be_boilerplate(ln: Line) -> bool:
     return (
         not is_markup_line(ln)  # formulas and TeX source lines (\\begin{proof}, \\noindent)
         and not is_math_label(ln.text)
-        and not _ARITHMETIC.search(ln.text)
+        and not has_arithmetic(ln.text)
         and bool(line_key(ln.text))
     )
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import CleanConfig, Config
+from pipeline.math_text import formulas
 from pipeline.quality import clean_document, page_line_hashes
 from pipeline.records import doc_id, docs_schema
-from pipeline.text_norm import formulas, normalize_text
+from pipeline.text_norm import normalize_text
 from pipeline.urls import registered_domain
 
 DATA = Path(__file__).parent / "data" / "clean"

@@ -8,14 +8,13 @@ from resiliparse.parse.html import HTMLTree
 
 from pipeline.html_text import Extraction, extract_text
 from pipeline.math_markup import (
-    count_formulas,
     has_math_markup,
-    iter_formulas,
     page_delimiters,
     protect_raw_tex,
     restore_placeholders,
     rewrite_math,
 )
+from pipeline.math_text import count_formulas, iter_formulas
 from pipeline.mathml import mathml_to_latex
 
 PROSE = "<p>" + "Ordinary prose about a theorem and its proof, written for students. " * 6 + "</p>"

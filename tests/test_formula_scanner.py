@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from pipeline.math_markup import count_formulas, formula_spans, iter_formulas, sub_formulas
+from pipeline.math_text import count_formulas, formula_spans, iter_formulas, sub_formulas
 
 # The reference: the regex the scanner replaced (quadratic on hostile input, correct on any).
 REFERENCE = re.compile(
@@ -74,7 +74,7 @@ def test_hostile_inputs_finish_quickly():
     """Each of these took the regex minutes; run in a subprocess so a regression fails on the
     timeout instead of hanging the suite."""
     code = (
-        "from pipeline.math_markup import formula_spans\n"
+        "from pipeline.math_text import formula_spans\n"
         "for body in ['\\\\(' * 100000, '$' * 200000, '$a' * 100000, '\\\\[' + '{' * 100000,\n"
         "             '$$' + 'x^' * 100000, ('\\\\begin{align}' + '&' * 10) * 5000, 'a' * 300000 + '$']:\n"
         "    formula_spans(body)\n"

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import CleanConfig, load_config
+from pipeline.math_text import count_formula_words, formulas, mask_math, math_spans
 from pipeline.pii import EMAIL_PLACEHOLDERS, EMAIL_RE, PIICounts, replace_pii
 from pipeline.quality import (
     DOC_RULES,
@@ -24,7 +25,6 @@ from pipeline.quality import (
     c4_lines,
     clean_document,
     clean_partition,
-    count_formula_words,
     fineweb_quality,
     gopher_quality,
     gopher_repetition,
@@ -34,13 +34,7 @@ from pipeline.quality import (
     parse_url_list,
 )
 from pipeline.records import StageStats
-from pipeline.text_norm import (
-    formulas,
-    mask_math,
-    math_spans,
-    normalize_text,
-    split_lines,
-)
+from pipeline.text_norm import normalize_text, split_lines
 
 DATA = Path(__file__).parent / "data" / "clean"
 CFG = CleanConfig()
@@ -213,10 +207,10 @@ def test_no_heldout_math_page_is_dropped_and_formulas_survive():
 
 
 def test_worked_arithmetic_is_math_and_nothing_else_is():
-    from pipeline.quality import is_worked_step
+    from pipeline.math_text import is_worked_step
 
     def worked(t: str) -> bool:
-        return is_worked_step(split_lines(t)[0])
+        return is_worked_step(split_lines(t)[0].prose)
 
     for t in (
         "Natalia sold 48/2 = <<48/2=24>>24 clips in May.",
@@ -241,7 +235,7 @@ def test_math_rich_relaxations_need_the_math():
     5-grams over Gopher's share, repeated lines over FineWeb's): kept as the math page it is,
     dropped once its formulas and worked arithmetic are taken out."""
     from classifiers.seeds import load_heldout
-    from pipeline.quality import _WORKED_STEP
+    from pipeline.math_text import _WORKED_STEP
 
     page = next(r for r in load_heldout() if r["url"].endswith("/m82477"))
     assert clean_document(page, CFG)[0] is not None

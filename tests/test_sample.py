@@ -93,7 +93,7 @@ def test_shards_hold_the_math_pages_and_not_the_rest(sample_run):
     assert len(leaked) <= 0.02 * len(nonmath_urls), sorted(leaked)[:10]
     # math survives as LaTeX in the exported (careful) text, counted independently of the
     # shard's own formulas column
-    from pipeline.math_markup import count_formulas
+    from pipeline.math_text import count_formulas
 
     with_math = [r for r in rows if count_formulas(r["text"]) > 0]
     assert len(with_math) >= 0.8 * len(rows)
