@@ -404,3 +404,68 @@ def test_file_uri_run_equals_plain_path_run(spark, tmp_path, data_dir):
     assert res["model"] == uri.uri("models", "iter=1", "model.bin")
     with pytest.raises(UserError, match="does not exist"):
         run_score(spark, uri, config, uri.uri("models", "iter=9", "model.bin"))
+
+
+# --- the storage layer's policy on the run folder: retries, credentials ------------------------
+
+
+def test_s3_run_folder_retries_are_counted(s3, monkeypatch):
+    """pyarrow's SDK retries a throttled PUT/HEAD inside (uncounted); a 503 on a GET surfaces
+    at once (as INTERNAL_FAILURE) and a throttle it gave up on surfaces as SLOW_DOWN: both are
+    asked again by the storage layer's rounds and counted into the folder's counters."""
+    from infra import storage
+    from tests.cloud_fakes import FaultPlan, fault_proxy
+
+    monkeypatch.setattr(storage, "S3_OUTER_BASE_S", 0.01)
+    endpoint, _ = s3
+    ok = RunFolder(f"s3://{BUCKET}/runs/retry", IOConfig(s3_endpoint_url=endpoint))
+    ok.mark_done("extract", {"rows": 1}, key="k1")
+    plan = FaultPlan(target="k1.json", p_503=0.0, p_reset=0.0, script=("slowdown",))
+    with fault_proxy(endpoint, plan) as proxy:
+        counters: dict = {}
+        run = RunFolder(f"s3://{BUCKET}/runs/retry", IOConfig(s3_endpoint_url=proxy), counters)
+        assert run.read_marker("extract", "k1") == {"rows": 1}
+    assert plan.counts["slowdown"] == 1 and counters == {"io_retries": 1}
+
+    # every PUT throttled, one SDK attempt: our rounds, each counted, then the error
+    plan = FaultPlan(target="k2.json", p_503=1.0, p_reset=0.0, methods=("PUT",))
+    with fault_proxy(endpoint, plan) as proxy:
+        counters = {}
+        cfg = IOConfig(s3_endpoint_url=proxy, s3_max_attempts=1)
+        run = RunFolder(f"s3://{BUCKET}/runs/retry", cfg, counters)
+        with pytest.raises(OSError, match="SLOW_DOWN"):
+            run.mark_done("extract", {"rows": 2}, key="k2")
+    rounds = storage.S3_OUTER_ROUNDS
+    assert counters == {"io_retries": rounds, "io_throttled": rounds}
+    assert plan.counts["slowdown"] == rounds + 1
+    assert not ok.is_done("extract", "k2")
+
+
+def test_s3_config_credentials_reach_both_clients(s3, monkeypatch, tmp_path):
+    """io.aws_access_key_id and friends are used by boto3 (inputs) and pyarrow.fs (run folder)
+    alike; half a key pair is a config error."""
+    from infra import storage
+
+    endpoint, client = s3
+    client.put_object(Bucket=BUCKET, Key="creds/in.txt", Body=b"input bytes")
+    # no credentials anywhere but the config
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    bare = IOConfig(s3_endpoint_url=endpoint)
+    with pytest.raises(Exception, match="[Cc]redentials"):
+        storage.read_bytes(f"s3://{BUCKET}/creds/in.txt", bare)
+    cfg = IOConfig(
+        s3_endpoint_url=endpoint,
+        aws_access_key_id="AKIACONFIGKEY0000001",
+        aws_secret_access_key="config-secret-0123456789",
+    )
+    assert storage.read_bytes(f"s3://{BUCKET}/creds/in.txt", cfg) == b"input bytes"
+    run = RunFolder(f"s3://{BUCKET}/creds/run", cfg)
+    run.write_json("stats.json", {"a": 1})
+    assert run.read_json("stats.json") == {"a": 1}
+    assert "config-secret" not in repr(storage.s3_settings(cfg))
+    with pytest.raises(UserError, match="aws_secret_access_key"):
+        storage.s3_settings(IOConfig(aws_access_key_id="AKIAONLYHALF00000001"))
