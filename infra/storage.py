@@ -724,9 +724,15 @@ def read_range(
         req = urllib.request.Request(
             uri, headers={"Range": f"bytes={offset}-{offset + length - 1}"}
         )
-        with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT_S) as resp:  # noqa: S310
-            data = resp.read()
-            return data if resp.status == 206 else data[offset : offset + length]
+
+        def fetch() -> bytes:
+            with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT_S) as resp:  # noqa: S310
+                data = resp.read()
+                # 206 may still run past the range's end (servers that honour only its start)
+                return data[:length] if resp.status == 206 else data[offset : offset + length]
+
+        classify = functools.partial(_classify_http_error, uri)
+        return retry_call(fetch, classify, counters, rounds=io_cfg.s3_max_attempts, base_s=0.2)
     if scheme == "gs":
         blob = gcs_client().bucket(bucket).blob(key)
         return blob.download_as_bytes(start=offset, end=offset + length - 1, raw_download=True)
