@@ -57,6 +57,7 @@ from pipeline.errors import UserError
 # https://data.commoncrawl.org/, which serves the same keys).
 COMMONCRAWL_S3 = "s3://commoncrawl/"
 REMOTE_SCHEMES = ("s3", "gs", "http", "https")
+FOLDER_SCHEMES = ("file", "s3", "gs")  # what can hold a folder (run folder, shards): pyarrow.fs
 # The read buffer in front of the resumable stream: large enough that FastWARC's small reads
 # do not turn into one socket read each, small enough to not matter per task.
 READ_BUFFER = 1 << 20
@@ -677,12 +678,13 @@ def _open_gcs(uri: str, io_cfg: IOConfig, counters: dict | None) -> ResumableRea
 
 
 # --------------------------------------------------------------------------------------------
-# Public API
+# Reading, listing and uploading objects at any URI
 # --------------------------------------------------------------------------------------------
 
 
 def open_uri(uri: str, io_cfg: IOConfig, counters: dict | None = None) -> BinaryIO:
-    """A buffered, resumable binary stream of the object at ``uri`` (s3://, gs://, https://).
+    """A binary stream of the file at ``uri``: a local path or file:// (opened as is), or
+    s3://, gs://, https:// (buffered and resumable).
 
     Missing objects raise FileNotFoundError, forbidden ones PermissionError, and anything that
     still fails after the retries OSError, so the caller can drop the file as unreadable.

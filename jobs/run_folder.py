@@ -28,7 +28,6 @@ from pipeline.errors import UserError
 from pipeline.records import StageStats
 
 STAGES = ("extract", "clean", "dedup", "recall", "export")
-FOLDER_SCHEMES = ("file", "s3", "gs")  # what a run folder URI may be (pyarrow.fs has them)
 
 
 def run_id_for(inputs: list[str], config: Config) -> str:
@@ -60,6 +59,8 @@ class RunFolder:
         io_cfg: IOConfig | None = None,
         counters: dict | None = None,
     ):
+        from infra.storage import FOLDER_SCHEMES
+
         text = str(path)
         self.io_cfg = io_cfg or IOConfig()
         self.counters = counters if counters is not None else {}
