@@ -469,3 +469,37 @@ def test_s3_config_credentials_reach_both_clients(s3, monkeypatch, tmp_path):
     assert "config-secret" not in repr(storage.s3_settings(cfg))
     with pytest.raises(UserError, match="aws_secret_access_key"):
         storage.s3_settings(IOConfig(aws_access_key_id="AKIAONLYHALF00000001"))
+
+
+def test_s3_old_manifest_name_is_upgraded(s3):
+    """A bucket run folder of an earlier version: shards/manifest.json is read, then renamed
+    (copy + delete: no rename on S3) so the prefix reads as one dataset."""
+    from pipeline.shards import (
+        LEGACY_MANIFEST,
+        MANIFEST,
+        ShardWriter,
+        read_manifest,
+        upgrade_legacy_manifest,
+        verify_manifest,
+        write_manifest,
+    )
+
+    endpoint, client = s3
+    run = RunFolder(f"s3://{BUCKET}/runs/legacy", IOConfig(s3_endpoint_url=endpoint))
+
+    def open_output(name):
+        return run.open_output("shards", name if name != MANIFEST else LEGACY_MANIFEST)
+
+    rows = [{"id": f"{i:016x}", "text": "t", "token_count": 1} for i in range(4)]
+    with ShardWriter(open_output, target_rows=3) as w:
+        w.write_many(rows)
+    write_manifest(open_output, w.shards)
+    out = run.fs_path("shards")
+    assert read_manifest(out, run.fs)["totals"]["rows"] == 4
+    assert upgrade_legacy_manifest(out, run.fs)
+    assert verify_manifest(out, run.fs) == []
+    assert _keys(client, "runs/legacy/shards/") == [
+        f"runs/legacy/shards/{MANIFEST}",
+        "runs/legacy/shards/shard-00000.parquet",
+        "runs/legacy/shards/shard-00001.parquet",
+    ]
