@@ -38,6 +38,7 @@ import io
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import tempfile
@@ -88,16 +89,10 @@ S3_OUTER_ROUNDS = 3
 S3_OUTER_BASE_S = 1.0
 # What pyarrow's AWS SDK puts in an OSError once its own retries are spent: a throttle, or a
 # transient failure (the GET-503 quirk above, a dropped connection) worth another round.
-_FS_THROTTLE_MARKS = ("SLOW_DOWN", "SlowDown", "HTTP status 503", "HTTP status 429", "THROTTL")
-_FS_TRANSIENT_MARKS = (
-    "INTERNAL_FAILURE",
-    "HTTP status 500",
-    "HTTP status 502",
-    "HTTP status 504",
-    "NETWORK_CONNECTION",
-    "REQUEST_TIMEOUT",
-    "Connection reset",
-    "curlCode",
+_FS_THROTTLED = re.compile(r"SLOW_DOWN|SlowDown|THROTTL|HTTP status (?:429|503)")
+_FS_TRANSIENT = re.compile(
+    r"INTERNAL_FAILURE|NETWORK_CONNECTION|REQUEST_TIMEOUT|Connection reset|curlCode"
+    r"|HTTP status 5\d\d"
 )
 
 
@@ -193,9 +188,9 @@ def classify_fs_error(err: Exception) -> Retry | None:
     if not isinstance(err, OSError) or isinstance(err, (FileNotFoundError, PermissionError)):
         return None
     text = str(err)
-    if any(m in text for m in _FS_THROTTLE_MARKS):
+    if _FS_THROTTLED.search(text):
         return Retry(throttled=True)
-    if any(m in text for m in _FS_TRANSIENT_MARKS):
+    if _FS_TRANSIENT.search(text):
         return Retry()
     return None
 
