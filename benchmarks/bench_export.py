@@ -126,6 +126,7 @@ def bench_tokens(repeat: int = 20) -> None:
 
 
 def bench_shards(repeat: int = 50) -> None:
+    from infra.storage import folder_output
     from pipeline.shards import ShardWriter
 
     pages = load_pages(repeat)
@@ -138,7 +139,7 @@ def bench_shards(repeat: int = 50) -> None:
     mb = sum(len(p.encode()) for p in pages) / 1e6
     with tempfile.TemporaryDirectory() as d:
         t = time.perf_counter()
-        with ShardWriter(d, target_bytes=2_000_000) as w:
+        with ShardWriter(folder_output(d), target_bytes=2_000_000) as w:
             w.write_many(rows)
         secs = time.perf_counter() - t
         on_disk = sum(s.bytes for s in w.shards) / 1e6

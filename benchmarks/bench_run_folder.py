@@ -32,6 +32,7 @@ def main(argv=None) -> int:
     import pyarrow.parquet as pq
 
     from jobs.run_folder import RunFolder
+    from pipeline.config import IOConfig
     from tests.cloud_fakes import fake_aws_env, moto_server
 
     ap = argparse.ArgumentParser()
@@ -43,7 +44,7 @@ def main(argv=None) -> int:
         boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
             Bucket="bench"
         )
-        run = RunFolder("s3://bench/run", s3_endpoint_url=endpoint)
+        run = RunFolder("s3://bench/run", IOConfig(s3_endpoint_url=endpoint))
         keys = [f"{i:016x}" for i in range(a.markers)]
         _, t_write = _timed(
             lambda: [run.mark_done("extract", {"stats": {"kept": 1}}, key=k) for k in keys]

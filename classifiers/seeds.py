@@ -6,9 +6,6 @@ gzipped JSONL rows with ``text`` and ``url`` (held-out rows also ``label``: 1 ma
 
 from __future__ import annotations
 
-import gzip
-import io
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +15,9 @@ DATA_DIR = Path(__file__).with_name("data")
 
 
 def _read_jsonl_gz(path: Path) -> list[dict]:
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    from infra.storage import read_rows
+
+    return list(read_rows(str(path), what="bundled file"))
 
 
 def load_bundled_seeds() -> list[dict]:
@@ -34,60 +32,16 @@ def load_heldout() -> list[dict]:
     return _read_jsonl_gz(DATA_DIR / "heldout.jsonl.gz")
 
 
-def _open_bytes(uri: str, io_cfg=None) -> bytes:
-    """Whole bytes of a local path, file://, https:// or s3:// URI (seed files are small-ish)."""
-    try:  # the lead's input opener knows s3 (retries, endpoint) and https; prefer it
-        from jobs.inputs import open_input  # noqa: PLC0415
-    except ImportError:
-        open_input = None
-    if open_input is not None and "://" in uri and not uri.startswith("file://"):
-        with open_input(uri, io_cfg) as f:
-            return f.read()
-    if uri.startswith(("http://", "https://")):
-        import urllib.request
-
-        with urllib.request.urlopen(uri, timeout=60) as r:  # noqa: S310
-            return r.read()
-    if uri.startswith("s3://"):
-        raise UserError(f"seed URI {uri!r}: s3 needs jobs.inputs.open_input, not available here")
-    path = Path(uri.removeprefix("file://"))
-    if not path.is_file():
-        raise UserError(f"seed file {uri!r} does not exist; pass a JSONL(.gz) or Parquet file")
-    return path.read_bytes()
-
-
 def iter_seed_uri(uri: str, io_cfg=None, limit: int = 0) -> Iterator[dict]:
-    """Rows {text, url} of an OpenWebMath-shaped JSONL(.gz/.zst) or Parquet file at ``uri``."""
-    data = _open_bytes(uri, io_cfg)
+    """Rows {text, url} of an OpenWebMath-shaped JSONL(.gz/.zst) or Parquet file at any URI
+    (read by ``infra.storage.read_rows``: classifiers never import jobs/)."""
+    from infra.storage import read_rows
+
     n = 0
-    if data[:4] == b"PAR1":
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(io.BytesIO(data))
-        if "text" not in table.column_names:
-            raise UserError(f"seed file {uri!r} has no 'text' column (has {table.column_names})")
-        urls = table.column("url").to_pylist() if "url" in table.column_names else None
-        for i, text in enumerate(table.column("text").to_pylist()):
-            if text:
-                yield {"text": text, "url": urls[i] if urls else f"{uri}#{i}"}
-                n += 1
-                if limit and n >= limit:
-                    return
-        return
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    elif data[:4] == b"\x28\xb5\x2f\xfd":
-        import zstandard  # optional: only for .zst seed files
-
-        data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
-    for i, line in enumerate(data.decode("utf-8", "replace").splitlines()):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise UserError(f"seed file {uri!r} line {i + 1} is not JSON: {e}") from None
-        if row.get("text"):
+    for i, row in enumerate(read_rows(uri, io_cfg, "seed file", columns=("text", "url"))):
+        if "text" not in row:
+            raise UserError(f"seed file {uri!r} has no 'text' field (row {i}: {sorted(row)})")
+        if row["text"]:
             yield {"text": row["text"], "url": row.get("url") or f"{uri}#{i}"}
             n += 1
             if limit and n >= limit:

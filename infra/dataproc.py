@@ -275,7 +275,7 @@ class DataprocSubmitter:
                 if self.opts.wait:
                     batch = op_.result()
                     result["state"] = batch.state.name
-        self.say(f"[submit] outputs: {self.out}/ (stats.json, shards/manifest.json)")
+        self.say(f"[submit] outputs: {self.out}/ (stats.json, shards/_manifest.json)")
         return result
 
     def wait_job(self, client, job_id: str) -> str:

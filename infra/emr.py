@@ -351,7 +351,7 @@ class EmrSubmitter:
         elif "application_id" in result:
             result["logs"] = f"{self.log_uri}applications/{result['application_id']}/jobs/"
         self.say(f"[submit] logs: {result['logs']}")
-        self.say(f"[submit] outputs: {self.out}/ (stats.json, shards/manifest.json)")
+        self.say(f"[submit] outputs: {self.out}/ (stats.json, shards/_manifest.json)")
         return result
 
     def wait_steps(self, emr, cluster_id: str, step_ids: list[str]) -> dict[str, str]:

@@ -255,7 +255,7 @@ def main(args) -> int:
     from pipeline.config import load_config
 
     config = load_config(args.config, args.overrides)
-    run = RunFolder(args.run, config.io.s3_endpoint_url)
+    run = RunFolder(args.run, config.io)
     run.require("docs")
     spark = get_spark(config.spark, app_name="mathmine-clean")
     stats = run_clean(spark, run, config)

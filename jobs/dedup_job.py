@@ -422,7 +422,7 @@ def main(args) -> int:
         raise UserError(f"input {args.input!r} does not exist; pass a Parquet file or folder")
     from jobs.session import get_spark
 
-    out = RunFolder(args.out, config.io.s3_endpoint_url)  # a plain folder or s3:// gs:// URI
+    out = RunFolder(args.out, config.io)  # a plain folder or s3:// gs:// URI
     spark = get_spark(config.spark, app_name="mathmine-dedup")
     docs = spark.read.parquet(args.input)
     previous = read_previous_runs(spark, config.dedup.previous_runs)

@@ -119,7 +119,9 @@ def later_stages(run: RunFolder, doc_id: str) -> dict[str, Any]:
     sel = _rows(run, "selected", "id", [doc_id])
     if sel is not None:
         out["selected"] = sel[0] if sel else False
-    manifest = run.read_json("shards/manifest.json")
+    from pipeline.shards import read_manifest
+
+    manifest = read_manifest(run.fs_path("shards"), run.fs)
     if manifest is not None and sel is not None:
         out["exported"] = bool(sel)
     return out
@@ -204,8 +206,7 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
-    endpoint = load_config(args.config, args.overrides).io.s3_endpoint_url
-    run = RunFolder(args.run, endpoint)
+    run = RunFolder(args.run, load_config(args.config, args.overrides).io)
     if not run.exists():
         raise UserError(f"run folder {run.location!r} does not exist; pass --run DIR")
     cfg = clean_config_for(run, args)

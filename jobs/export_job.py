@@ -1,5 +1,5 @@
 """Export a run's selected math pages as pretraining shards: careful text, decontamination
-against benchmarks, token counts, zstd Parquet shards of a target size and shards/manifest.json.
+against benchmarks, token counts, zstd Parquet shards of a target size and shards/_manifest.json.
 
 Input: ``selected/`` (id, math_score) joined with ``clean/`` (else ``docs/``). A run folder
 without ``selected/`` exports every kept doc (``dedup/`` keep=true if present) with a null
@@ -19,8 +19,6 @@ starts the export over and writes exactly the same files.
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 import os
 import shutil
@@ -71,31 +69,10 @@ def benchmark_name(uri: str) -> str:
 
 
 def read_benchmark_rows(uri: str, io_cfg: IOConfig | None = None) -> list[dict]:
-    """Rows of a JSONL(.gz) or Parquet benchmark file at a local path, s3:// or https:// URI."""
-    from jobs.inputs import is_remote, open_input
+    """Rows of a JSONL(.gz) or Parquet benchmark file at a local path or any URI."""
+    from infra.storage import read_rows
 
-    try:
-        if is_remote(uri):
-            with open_input(uri, io_cfg) as f:
-                data = f.read()
-        else:
-            data = Path(uri).expanduser().read_bytes()
-    except OSError as e:
-        raise UserError(f"cannot read benchmark {uri!r}: {e}; check export.benchmarks") from e
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    if data[:4] == b"PAR1":
-        import pyarrow.parquet as pq
-
-        return pq.read_table(io.BytesIO(data)).to_pylist()
-    rows = []
-    for n, line in enumerate(data.decode("utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise UserError(f"benchmark {uri!r} line {n} is not JSON: {e}") from e
-    return rows
+    return list(read_rows(uri, io_cfg, "benchmark", fix="; check export.benchmarks"))
 
 
 def load_benchmarks(cfg: ExportConfig, io_cfg: IOConfig | None = None) -> dict[str, list[str]]:
@@ -201,10 +178,10 @@ class ExportTask:
                 return replace_pii(t, counts=pii_counts)
 
         if opener is None:
-            from jobs.inputs import open_input
+            from infra.storage import open_uri
 
             def opener(path):
-                return open_input(path, self.config.io)
+                return open_uri(path, self.config.io)
 
         careful = cfg.careful and careful_available()
         if cfg.careful and not careful:
@@ -285,7 +262,7 @@ class ExportTask:
         stats = StageStats(STAGE)
         samples: dict[str, list[str]] = {}
         schema = SHARD_SCHEMA.append(pa.field(KEY, pa.int64()))
-        run = RunFolder(self.run_path, self.config.io.s3_endpoint_url)
+        run = RunFolder(self.run_path, self.config.io)
         # local: temp file + rename; object store: the final key, written once complete
         with run.open_output(TMP, "rows", f"part-{part_index:05d}.parquet") as sink:
             with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
@@ -353,33 +330,36 @@ def _swap_in(new: Path, final: Path) -> None:  # local filesystems only
 
 
 def publish_shards(run: RunFolder, rows, cfg: ExportConfig, manifest_extra: dict) -> list:
-    """Cut ``rows`` (shard-row dicts in their final order) into ``shards/`` + manifest.json.
+    """Cut ``rows`` (shard-row dicts in their final order) into ``shards/`` + _manifest.json.
 
     Local (path or file://): built in _export_tmp/shards and swapped in with renames, so a
     reader sees the old shards or the new ones. Object stores cannot rename: the old manifest
-    goes first, then the old shards; the new shards are written in place and manifest.json
+    goes first, then the old shards; the new shards are written in place and _manifest.json
     last, so a shards/ prefix without a manifest is an unfinished export (and the stage
     marker is missing too: a re-run redoes it).
     """
-    from pipeline.shards import MANIFEST, ShardWriter, write_manifest
+    from pipeline.shards import LEGACY_MANIFEST, MANIFEST, ShardWriter, write_manifest
 
-    fs = None if run.on_local_disk else run.fs
-    if fs is None:
-        new_shards = run.fs_path(TMP, "shards")
-        os.makedirs(new_shards, exist_ok=True)
+    local = run.on_local_disk
+    if local:
+        parts = (TMP, "shards")
+        os.makedirs(run.fs_path(*parts), exist_ok=True)
     else:
+        parts = ("shards",)
         run.delete("shards", MANIFEST)
+        run.delete("shards", LEGACY_MANIFEST)
         run.delete("shards")
-        new_shards = run.fs_path("shards")
-    writer = ShardWriter(
-        new_shards, cfg.shard_bytes, cfg.shard_rows, cfg.compression, filesystem=fs
-    )
+
+    def open_output(name: str):
+        return run.open_output(*parts, name)
+
+    writer = ShardWriter(open_output, cfg.shard_bytes, cfg.shard_rows, cfg.compression)
     with writer:
         for r in rows:
             writer.write(r)
-    write_manifest(new_shards, writer.shards, manifest_extra, filesystem=fs)
-    if fs is None:
-        _swap_in(Path(new_shards), Path(run.fs_path("shards")))
+    write_manifest(open_output, writer.shards, manifest_extra)
+    if local:
+        _swap_in(Path(run.fs_path(*parts)), Path(run.fs_path("shards")))
     return writer.shards
 
 
@@ -405,13 +385,14 @@ def check_export_config(cfg: ExportConfig) -> None:
 def run_export(spark, run: RunFolder, config: Config, force: bool = False) -> dict:
     """The export stage (see the module docstring); returns its stats (also in stats.json)."""
     from jobs.progress import say, stage_progress
-    from pipeline.shards import MANIFEST, verify_manifest
+    from pipeline.shards import MANIFEST, upgrade_legacy_manifest, verify_manifest
     from pipeline.tokens import make_token_counter
 
     cfg = config.export
     check_export_config(cfg)
-    fs = None if run.on_local_disk else run.fs  # None: plain local paths (atomic renames)
-    if not force and run.is_done(STAGE) and not verify_manifest(run.fs_path("shards"), fs):
+    if run.is_done(STAGE):
+        upgrade_legacy_manifest(run.fs_path("shards"), run.fs)  # a folder of an older version
+    if not force and run.is_done(STAGE) and not verify_manifest(run.fs_path("shards"), run.fs):
         run.delete(TMP)  # left by a killed --force re-export
         say("[export] done earlier, skipped")
         return run.read_json("stats.json", {}).get(STAGE, {})
@@ -494,7 +475,7 @@ def main(args) -> int:
     from jobs.session import get_spark
 
     config = load_config(args.config, args.overrides)
-    run = RunFolder(args.run, config.io.s3_endpoint_url)
+    run = RunFolder(args.run, config.io)
     if run.read_run() is None and not run.exists("docs"):
         raise UserError(f"{run.location!r} is not a run folder (no run.json or docs/)")
     spark = get_spark(config.spark)
@@ -502,7 +483,9 @@ def main(args) -> int:
         stats = run_export(spark, run, config, force=args.force)
     finally:
         spark.stop()
-    manifest = run.read_json("shards/manifest.json", {})
+    from pipeline.shards import read_manifest
+
+    manifest = read_manifest(run.fs_path("shards"), run.fs) or {}
     totals = manifest.get("totals", {})
     print(
         f"shards: {totals.get('shards', 0)} files, {totals.get('rows', 0):,} docs, "

@@ -37,15 +37,15 @@ class ExtractTask:
     def extract_one(self, warc_path: str) -> dict:
         import pyarrow.parquet as pq
 
-        from jobs.inputs import open_input
+        from infra.storage import open_uri
         from pipeline.extract import extract_warc
         from pipeline.records import docs_schema
 
-        run = RunFolder(self.run_path, self.config.io.s3_endpoint_url)
+        counters: dict = {}  # io_* retries of the WARC read and of the docs write
+        run = RunFolder(self.run_path, self.config.io, counters)
         key = task_key(warc_path)
         stats = StageStats(STAGE)
         schema = docs_schema()
-        counters: dict = {}
         error = None
         t0 = time.perf_counter()
         # open_output: a local temp file renamed at the end, or on an object store the final
@@ -53,7 +53,7 @@ class ExtractTask:
         with run.open_output("docs", f"part-{key}.parquet") as sink:
             with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
                 try:
-                    stream = open_input(warc_path, self.config.io, counters)
+                    stream = open_uri(warc_path, self.config.io, counters)
                 except OSError as e:
                     error = f"cannot open {warc_path}: {e}"
                     stats.drop(UNREADABLE_FILE)
@@ -138,7 +138,7 @@ def main(args) -> int:
 
     config = load_config(args.config, args.overrides)
     inputs = expand_inputs(args.input, config.io, args.limit, args.sample_fraction)
-    run = RunFolder(args.out, config.io.s3_endpoint_url)
+    run = RunFolder(args.out, config.io)
     run.claim(inputs, config, "extract")
     spark = get_spark(config.spark)
     try:

@@ -1,22 +1,18 @@
-"""Input URIs -> the list of WARC files (one Spark task each), and opening one for reading.
+"""The ``--input`` arguments -> the list of WARC files (one Spark task each).
 
-Local paths, folders (every *.warc / *.warc.gz inside), glob patterns, and Common Crawl
-``warc.paths(.gz)`` listings are expanded here; ``s3://``, ``gs://`` and ``https://`` are opened
-and listed by ``infra.storage``.
+Local paths, folders (every *.warc / *.warc.gz inside) and glob patterns are expanded here;
+Common Crawl ``warc.paths(.gz)`` listings, and reading any URI, are ``infra.storage``'s.
 """
 
 from __future__ import annotations
 
 import glob
-import gzip
 import os
 import random
-from typing import BinaryIO
 
 from pipeline.config import IOConfig
 from pipeline.errors import UserError
 
-REMOTE_SCHEMES = ("s3://", "s3a://", "gs://", "http://", "https://")
 WARC_SUFFIXES = (".warc", ".warc.gz", ".arc.gz")
 
 
@@ -33,20 +29,9 @@ def add_input_arguments(p) -> None:
     p.add_argument("--sample-fraction", type=float, help="a random share of the WARCs")
 
 
-def is_remote(uri: str) -> bool:
-    return uri.startswith(REMOTE_SCHEMES)
-
-
 def is_listing(uri: str) -> bool:
     base = uri.rstrip("/").rsplit("/", 1)[-1]
     return base.endswith((".paths", ".paths.gz"))
-
-
-def _local_listing(path: str, io_cfg: IOConfig) -> list[str]:
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt") as f:
-        lines = [ln.strip() for ln in f if ln.strip()]
-    return [ln if "://" in ln or os.path.isabs(ln) else io_cfg.https_prefix + ln for ln in lines]
 
 
 def expand_inputs(
@@ -60,16 +45,13 @@ def expand_inputs(
 
     A local path that does not exist is a UserError that names it.
     """
+    from infra.storage import expand_listing, is_remote
+
     io_cfg = io_cfg or IOConfig()
     out: list[str] = []
     for uri in uris:
         if is_remote(uri):
-            if is_listing(uri):
-                from infra.storage import expand_listing
-
-                out.extend(expand_listing(uri, io_cfg))
-            else:
-                out.append(uri)
+            out.extend(expand_listing(uri, io_cfg) if is_listing(uri) else [uri])
             continue
         path = os.path.expanduser(uri)
         if any(c in path for c in "*?["):
@@ -89,7 +71,7 @@ def expand_inputs(
             out.extend(os.path.abspath(f) for f in found)
         elif os.path.isfile(path):
             if is_listing(path):
-                out.extend(_local_listing(path, io_cfg))
+                out.extend(expand_listing(path, io_cfg))
             else:
                 out.append(os.path.abspath(path))
         else:
@@ -106,13 +88,3 @@ def expand_inputs(
     if not unique:
         raise UserError("no input WARC files; pass at least one with --input")
     return unique
-
-
-def open_input(uri: str, io_cfg: IOConfig | None = None, counters: dict | None = None) -> BinaryIO:
-    """A binary stream of the file at ``uri`` (local or remote)."""
-    io_cfg = io_cfg or IOConfig()
-    if is_remote(uri):
-        from infra.storage import open_uri
-
-        return open_uri(uri, io_cfg, counters)
-    return open(uri, "rb")

@@ -358,7 +358,7 @@ def main(args) -> int:
     from jobs.session import get_spark
 
     config = load_config(args.config, args.overrides)
-    run = RunFolder(args.run, config.io.s3_endpoint_url)
+    run = RunFolder(args.run, config.io)
     run.require("docs")
     spark = get_spark(config.spark)
     stats = run_recall(

@@ -6,7 +6,9 @@ A folder belongs to one run: its ``run_id`` (a hash of the inputs and the resolv
 run.json, and the CLI refuses to write into a non-empty folder of another run.
 
 The folder is a local path or an ``s3://``, ``gs://`` or ``file://`` URI (cluster runs write
-their run folder straight to the bucket); stages reach it only through RunFolder methods.
+their run folder straight to the bucket); stages reach it only through RunFolder methods. This
+module knows the folder's layout and bookkeeping; the bytes (filesystems, endpoint, region and
+credentials, retries, atomic writes) are ``infra.storage``'s, imported lazily.
 """
 
 from __future__ import annotations
@@ -21,13 +23,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import Config, redact
+from pipeline.config import Config, IOConfig, redact
 from pipeline.errors import UserError
 from pipeline.records import StageStats
 
 STAGES = ("extract", "clean", "dedup", "recall", "export")
-REMOTE_SCHEMES = ("file", "s3", "gs")
-SPOOL_BYTES = 64 << 20  # object-store writes buffer in RAM up to this, then on local disk
 
 
 def run_id_for(inputs: list[str], config: Config) -> str:
@@ -40,39 +40,35 @@ def run_id_for(inputs: list[str], config: Config) -> str:
     return h.hexdigest()[:16]
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder and rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 class RunFolder:
     """A run folder: a local path (``path`` is absolute so executors can write into it) or an
     object-store URI (``s3://bucket/prefix``, ``gs://bucket/prefix``) or ``file://`` URI, reached
     through ``pyarrow.fs``. Stages use only the methods here and :meth:`uri`, never pathlib on
     a remote folder, so the same code runs on a laptop and on EMR/Dataproc.
 
-    Writes are atomic either way: on a local filesystem via a temp file and a rename, on an
-    object store by writing the final key directly (a PUT is atomic per object; S3 has no
-    rename). ``s3_endpoint_url`` (or ``AWS_ENDPOINT_URL[_S3]``) points S3 at e.g. a moto server.
+    Writes are atomic either way (``infra.storage.atomic_output``: on a local filesystem a temp
+    file and a rename, on an object store the final key PUT once complete). ``io_cfg`` (the
+    run's ``io:`` config) says how to reach S3: endpoint, region, credentials, attempts.
+    Retries of object-store calls beyond the SDK's own are counted into ``counters`` (pass a
+    task's counters dict to get them into its stats).
     """
 
-    def __init__(self, path: str | os.PathLike, s3_endpoint_url: str = ""):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        io_cfg: IOConfig | None = None,
+        counters: dict | None = None,
+    ):
+        from infra.storage import FOLDER_SCHEMES
+
         text = str(path)
-        self.s3_endpoint_url = s3_endpoint_url
+        self.io_cfg = io_cfg or IOConfig()
+        self.counters = counters if counters is not None else {}
         self._fs = None
         if "://" in text:
             scheme, rest = text.split("://", 1)
             scheme = scheme.lower()
-            if scheme not in REMOTE_SCHEMES:
+            if scheme not in FOLDER_SCHEMES:
                 raise UserError(
                     f"run folder {text!r}: unsupported scheme {scheme!r}; use a local path, "
                     "file://, s3:// or gs://"
@@ -100,7 +96,7 @@ class RunFolder:
 
     def __reduce__(self):
         # Executors rebuild the filesystem client themselves (clients do not pickle).
-        return (RunFolder, (self.location, self.s3_endpoint_url))
+        return (RunFolder, (self.location, self.io_cfg))
 
     def __repr__(self) -> str:
         return f"RunFolder({self.location!r})"
@@ -133,9 +129,18 @@ class RunFolder:
         """The ``pyarrow.fs.FileSystem`` holding the folder; paths for it come from
         :meth:`fs_path`."""
         if self._fs is None:
-            bucket = self._root.split("/", 1)[0] if self.scheme in ("s3", "gs") else ""
-            self._fs = _make_fs(self.scheme, self.s3_endpoint_url, bucket)
+            from infra.storage import filesystem
+
+            self._fs = filesystem(self.location, self.io_cfg)[0]
         return self._fs
+
+    def _call(self, fn):
+        """``fn()``; on an object store under the storage layer's retry policy."""
+        if self.on_local_disk:
+            return fn()
+        from infra.storage import retry_fs
+
+        return retry_fs(fn, self.counters)
 
     def sub(self, *parts: str) -> Path:
         return self.path.joinpath(*parts)
@@ -158,7 +163,7 @@ class RunFolder:
 
         if self.is_local:
             return self.sub(*parts).exists()
-        info = self.fs.get_file_info(self.fs_path(*parts))
+        info = self._call(lambda: self.fs.get_file_info(self.fs_path(*parts)))
         if info.type != FileType.NotFound:
             return True
         if self.scheme in ("s3", "gs"):
@@ -171,7 +176,7 @@ class RunFolder:
         from pyarrow.fs import FileSelector
 
         base = self.fs_path(*parts)
-        infos = self.fs.get_file_info(FileSelector(base, allow_not_found=True))
+        infos = self._call(lambda: self.fs.get_file_info(FileSelector(base, allow_not_found=True)))
         return sorted({i.path.rstrip("/").rsplit("/", 1)[-1] for i in infos})
 
     def files(self, *parts: str, suffix: str = "") -> list[str]:
@@ -180,7 +185,8 @@ class RunFolder:
         from pyarrow.fs import FileSelector, FileType
 
         base = self.fs_path(*parts)
-        infos = self.fs.get_file_info(FileSelector(base, allow_not_found=True, recursive=True))
+        selector = FileSelector(base, allow_not_found=True, recursive=True)
+        infos = self._call(lambda: self.fs.get_file_info(selector))
         out = []
         for i in infos:
             if i.type != FileType.File or not i.path.endswith(suffix):
@@ -202,51 +208,36 @@ class RunFolder:
     def open_input(self, *parts: str):
         return self.fs.open_input_stream(self.fs_path(*parts))
 
-    @contextlib.contextmanager
     def open_output(self, *parts: str):
-        """A binary stream to ``parts``; readers never see half a file (local: temp + rename;
-        object store: the PUT of the final key happens on close, and not at all on error)."""
-        target = self.fs_path(*parts)
-        if self.on_local_disk:
-            parent = target.rsplit("/", 1)[0]
-            os.makedirs(parent, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{target.rsplit('/', 1)[1]}.")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    yield f
-                os.replace(tmp, target)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
-        else:
-            # pyarrow's S3/GCS streams complete the upload on close even after an error (no
-            # abort in Python), so spool locally and PUT only once the writer succeeded.
-            with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
-                yield spool
-                spool.seek(0)
-                with self.fs.open_output_stream(target) as out:
-                    shutil.copyfileobj(spool, out, 1 << 20)
+        """A binary stream to ``parts``; readers never see half a file, and a writer that
+        raises leaves nothing (``infra.storage.atomic_output``)."""
+        from infra.storage import atomic_output
+
+        return atomic_output(self.fs, self.fs_path(*parts), self.counters)
 
     def write_bytes(self, data: bytes, *parts: str) -> None:
-        with self.open_output(*parts) as f:
-            f.write(data)
+        from infra.storage import atomic_write
+
+        atomic_write(self.fs, self.fs_path(*parts), data, self.counters)
 
     def read_bytes(self, *parts: str) -> bytes:
-        with self.open_input(*parts) as f:
-            return f.read()
+        def read():
+            with self.open_input(*parts) as f:
+                return f.read()
+
+        return self._call(read)
 
     def delete(self, *parts: str) -> None:
         """Remove a file or a whole sub-folder; a missing one is fine."""
         from pyarrow.fs import FileType
 
         p = self.fs_path(*parts)
-        info = self.fs.get_file_info(p)
+        info = self._call(lambda: self.fs.get_file_info(p))
         if info.type == FileType.File:
-            self.fs.delete_file(p)
+            self._call(lambda: self.fs.delete_file(p))
         elif info.type == FileType.Directory or self.scheme in ("s3", "gs"):
             try:
-                self.fs.delete_dir(p)
+                self._call(lambda: self.fs.delete_dir(p))
             except (FileNotFoundError, OSError):
                 if self.on_local_disk:
                     raise
@@ -352,11 +343,7 @@ class RunFolder:
 
     # --- JSON files --------------------------------------------------------------------
     def write_json(self, name: str, obj: Any) -> None:
-        text = json.dumps(obj, indent=2, sort_keys=False, default=str)
-        if self.is_local:
-            atomic_write_text(self.sub(name), text)
-        else:
-            self.write_bytes(text.encode(), name)
+        self.write_bytes(json.dumps(obj, indent=2, sort_keys=False, default=str).encode(), name)
 
     def read_json(self, name: str, default: Any = None) -> Any:
         if self.is_local:
@@ -390,15 +377,12 @@ class RunFolder:
             return self.marker(stage, key).exists()
         from pyarrow.fs import FileType
 
-        info = self.fs.get_file_info(self.fs_path(*self._marker_parts(stage, key)))
-        return info.type == FileType.File
+        path = self.fs_path(*self._marker_parts(stage, key))
+        return self._call(lambda: self.fs.get_file_info(path)).type == FileType.File
 
     def mark_done(self, stage: str, payload: dict[str, Any] | None = None, key: str = "_stage"):
-        text = json.dumps(payload or {}, default=str)
-        if self.is_local:
-            atomic_write_text(self.marker(stage, key), text)
-        else:
-            self.write_bytes(text.encode(), *self._marker_parts(stage, key))
+        data = json.dumps(payload or {}, default=str).encode()
+        self.write_bytes(data, *self._marker_parts(stage, key))
 
     def read_marker(self, stage: str, key: str = "_stage") -> dict[str, Any]:
         return json.loads(self.read_bytes(*self._marker_parts(stage, key)))
@@ -429,37 +413,6 @@ class RunFolder:
                 m.unlink()
         else:
             self.delete(*parts)
-
-
-def _make_fs(scheme: str, s3_endpoint_url: str = "", bucket: str = ""):
-    from pyarrow import fs as pafs
-
-    if scheme in ("", "file"):
-        return pafs.LocalFileSystem()
-    if scheme == "s3":
-        endpoint = (
-            s3_endpoint_url
-            or os.environ.get("AWS_ENDPOINT_URL_S3")
-            or os.environ.get("AWS_ENDPOINT_URL")
-            or ""
-        )
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        if not region and not endpoint and bucket:
-            # executors on EMR often have no region in their environment; pyarrow would
-            # assume us-east-1 and fail on a bucket elsewhere
-            try:
-                region = pafs.resolve_s3_region(bucket)
-            except OSError:
-                region = None
-        kw: dict[str, Any] = {"region": region}
-        if endpoint:
-            scheme_, _, host = endpoint.partition("://")
-            kw.update(endpoint_override=host or scheme_, scheme=scheme_ if host else "https")
-        kw = {k: v for k, v in kw.items() if v}
-        return pafs.S3FileSystem(**kw)
-    if scheme == "gs":
-        return pafs.GcsFileSystem()
-    raise UserError(f"unsupported run folder scheme {scheme!r}")
 
 
 BATCH_ROWS = 256  # rows per Parquet write in a task: bounds its memory

@@ -62,7 +62,9 @@ def summary_lines(run: RunFolder, results: dict) -> list[str]:
         st = results.get(stage)
         if st:
             lines.append(f"{stage}: in {st.get('records_read', 0):,}, kept {st.get('kept', 0):,}")
-    manifest = run.read_json("shards/manifest.json")
+    from pipeline.shards import read_manifest
+
+    manifest = read_manifest(run.fs_path("shards"), run.fs)
     if manifest:
         totals = manifest.get("totals", {})
         lines.append(
@@ -106,7 +108,7 @@ def execute(
     from pipeline.errors import UserError
 
     inputs = expand_inputs(inputs_args, config.io, limit, sample_fraction)
-    run = RunFolder(out, config.io.s3_endpoint_url)
+    run = RunFolder(out, config.io)
     existed = run.read_run() is not None
     run.claim(inputs, config, command)
     if existed and not resume:

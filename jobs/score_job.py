@@ -19,7 +19,7 @@ def run_score(spark, run: RunFolder, config: Config, model_path: str, out: str =
     if "://" in model_path:
         # fastText loads models from a path: fetch the model to the driver first
         parent, name = model_path.rstrip("/").rsplit("/", 1)
-        src = RunFolder(parent, config.io.s3_endpoint_url)
+        src = RunFolder(parent, config.io)
         if not src.exists(name):
             raise UserError(f"model {model_path!r} does not exist; pass a models/iter=N/model.bin")
         with tempfile.TemporaryDirectory(prefix="mathmine-model-") as d:
@@ -91,7 +91,7 @@ def main(args) -> int:
     from jobs.session import get_spark
 
     config = load_config(args.config, args.overrides)
-    run = RunFolder(args.run, config.io.s3_endpoint_url)
+    run = RunFolder(args.run, config.io)
     run.require("docs")
     spark = get_spark(config.spark)
     print(json.dumps(run_score(spark, run, config, args.model, args.out)))

@@ -160,10 +160,13 @@ class SparkConfig:
 @dataclass(frozen=True)
 class IOConfig:
     s3_endpoint_url: str = ""
+    # "" = AWS_REGION / AWS_DEFAULT_REGION, else the bucket's own region (infra.storage)
+    s3_region: str = ""
     s3_max_attempts: int = 10
     https_prefix: str = "https://data.commoncrawl.org/"
-    # Explicit credentials are optional (the SDKs' own chain is preferred); when set they are
-    # used but never printed or written: run.json and --dry-run show '***'.
+    # Explicit credentials are optional (the SDKs' own chain is preferred); when set, both S3
+    # clients of infra.storage (boto3 and pyarrow.fs) use them. Never printed or written:
+    # run.json and --dry-run show '***', and `mathmine submit` refuses to upload them.
     aws_access_key_id: str = ""
     aws_secret_access_key: str = ""
     aws_session_token: str = ""

@@ -3,34 +3,41 @@
 Rows arrive in their final order (sorted by id, or by :func:`shuffle_key` for a deterministic
 shuffle) and :class:`ShardWriter` cuts them into ``shard-00000.parquet``, ``shard-00001...``.
 Boundaries depend only on the row sequence, so the same selection always gives byte-identical
-shards. Each shard is written to a hidden temp file and renamed into place when complete: a
-reader (or a crash) never sees half a shard under a final name. With a ``filesystem`` (a
-``pyarrow.fs`` object store: S3, GCS) the shard is built in a local temp file and uploaded
-to its final key when complete (a PUT is atomic per object; object stores cannot rename).
+shards. The manifest is ``_manifest.json`` beside them: the leading underscore makes every
+common Parquet reader (pyarrow, pandas, Spark, DuckDB globs, polars, HF ``datasets``) skip it,
+so the folder opens as one dataset.
+
+This module knows the shard format, not where the bytes go: the writer and the manifest write
+through an ``open_output(name)`` the caller gives (``infra.storage.folder_output`` or a run
+folder's ``open_output``: atomic, so a reader or a crash never sees half a shard under a final
+name), and :func:`verify_manifest` reads through any ``pyarrow.fs`` filesystem.
 
 Size targets: ``target_rows > 0`` cuts exactly every ``target_rows`` rows; otherwise a shard is
-closed at the first row-group boundary at or past ``target_bytes`` on disk. Row groups hold
+closed at the first row-group boundary at or past ``target_bytes`` written. Row groups hold
 about a quarter of the target in uncompressed text, so a shard overshoots by at most one
 compressed row group (a few percent of the target for text).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
-import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+# open_output(name): an atomic binary sink for ``name`` inside the shard folder
+OpenOutput = Callable[[str], AbstractContextManager[BinaryIO]]
+
 SHARD_NAME = "shard-{:05d}.parquet"
-MANIFEST = "manifest.json"
+MANIFEST = "_manifest.json"
+# run folders exported before the rename; read, and renamed by upgrade_legacy_manifest
+LEGACY_MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 
 # The shard schema (README "Shard schema"); fixed by tests/test_shards.py.
@@ -83,31 +90,51 @@ def _estimate_bytes(row: Mapping[str, Any]) -> int:
     return n
 
 
+class _HashingSink:
+    """A write-only file object in front of ``sink`` that counts and hashes what passes."""
+
+    closed = False
+
+    def __init__(self, sink: BinaryIO):
+        self._sink = sink
+        self._sha = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data) -> int:
+        self._sha.update(data)
+        self.size += len(data)
+        return self._sink.write(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self._sink.flush()
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
+
+
 class ShardWriter:
-    """Write rows (dicts with :data:`SHARD_COLUMNS`) in order into sized Parquet shards.
+    """Write rows (dicts with :data:`SHARD_COLUMNS`) in order into sized Parquet shards, each
+    through ``open_output(name)``.
 
     Use as a context manager or call :meth:`close`; ``.shards`` lists the finished shards.
+    Leaving the context on an error drops the shard in progress (its sink is left with the
+    error, so nothing is published under its name); finished shards stay.
     """
 
     def __init__(
         self,
-        out_dir: str | os.PathLike,
+        open_output: OpenOutput,
         target_bytes: int = 128_000_000,
         target_rows: int = 0,
         compression: str = "zstd",
         schema: pa.Schema = SHARD_SCHEMA,
-        filesystem=None,
     ):
         if target_rows <= 0 and target_bytes <= 0:
             raise ValueError("set target_bytes or target_rows > 0")
-        self.filesystem = filesystem
-        if filesystem is None:
-            self.out_dir = Path(out_dir)
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            self._tmp_dir = self.out_dir
-        else:
-            self.out_dir = str(out_dir).rstrip("/")
-            self._tmp_dir = None  # a local temp folder, made when the first shard opens
+        self.open_output = open_output
         self.target_bytes = target_bytes
         self.target_rows = target_rows
         self.compression = compression
@@ -121,8 +148,8 @@ class ShardWriter:
         self._buf: list[Mapping[str, Any]] = []
         self._buf_bytes = 0
         self._writer: pq.ParquetWriter | None = None
-        self._sink: pa.NativeFile | None = None
-        self._tmp: str | None = None
+        self._output: AbstractContextManager | None = None
+        self._sink: _HashingSink | None = None
         self._rows = 0
         self._tokens = 0
         self._closed = False
@@ -143,28 +170,25 @@ class ShardWriter:
             self._flush()
             self._finish_shard()
             self._closed = True
-            self._drop_tmp_dir()
         return self.shards
 
-    def abort(self) -> None:
-        """Drop the shard in progress (its temp file); finished shards stay."""
-        if self._writer is not None:
-            try:
-                self._writer.close()
-            finally:
-                self._writer = None
-        if self._tmp and os.path.exists(self._tmp):
-            os.unlink(self._tmp)
-        self._tmp = None
+    def abort(self, error: BaseException | None = None) -> None:
+        """Drop the shard in progress; finished shards stay."""
+        output, self._output = self._output, None
+        writer, self._writer = self._writer, None
         self._closed = True
-        self._drop_tmp_dir()
-
-    def _drop_tmp_dir(self) -> None:
-        if self.filesystem is not None and self._tmp_dir is not None:
-            import shutil
-
-            shutil.rmtree(self._tmp_dir, ignore_errors=True)
-            self._tmp_dir = None
+        if output is None:
+            return
+        error = error or RuntimeError("shard writer aborted")
+        try:
+            if writer is not None:
+                writer.close()
+        finally:
+            try:
+                output.__exit__(type(error), error, error.__traceback__)
+            except BaseException as e:  # the output re-raises the error it was given
+                if e is not error:
+                    raise
 
     def __enter__(self) -> ShardWriter:
         return self
@@ -173,7 +197,7 @@ class ShardWriter:
         if exc_type is None:
             self.close()
         else:
-            self.abort()
+            self.abort(exc)
 
     # --- internals --------------------------------------------------------------------
     def _flush(self) -> None:
@@ -198,86 +222,27 @@ class ShardWriter:
         return self._sink.tell() >= self.target_bytes
 
     def _open_shard(self) -> None:
-        name = SHARD_NAME.format(len(self.shards))
-        if self._tmp_dir is None:
-            self._tmp_dir = Path(tempfile.mkdtemp(prefix="mathmine-shards-"))
-        fd, self._tmp = tempfile.mkstemp(dir=self._tmp_dir, prefix=f".{name}.", suffix=".tmp")
-        os.close(fd)
-        self._sink = pa.OSFile(self._tmp, "wb")
-        self._writer = pq.ParquetWriter(
-            self._sink,
-            self.schema,
-            compression=self.compression,
-        )
+        self._output = self.open_output(SHARD_NAME.format(len(self.shards)))
+        self._sink = _HashingSink(self._output.__enter__())
+        self._writer = pq.ParquetWriter(self._sink, self.schema, compression=self.compression)
         self._rows = self._tokens = 0
 
     def _finish_shard(self) -> None:
         if self._writer is None:
             return
         self._writer.close()
-        self._sink.close()
-        self._writer = self._sink = None
+        self._writer = None
+        output, self._output = self._output, None
+        output.__exit__(None, None, None)  # publishes the shard under its final name
         name = SHARD_NAME.format(len(self.shards))
-        sha, size = file_sha256(self._tmp)
-        if self.filesystem is None:
-            _make_readable(self._tmp)
-            os.replace(self._tmp, self.out_dir / name)
-        else:
-            with open(self._tmp, "rb") as src:
-                with self.filesystem.open_output_stream(f"{self.out_dir}/{name}") as dst:
-                    while chunk := src.read(1 << 20):
-                        dst.write(chunk)
-            os.unlink(self._tmp)
-        self._tmp = None
-        self.shards.append(ShardInfo(name, self._rows, self._tokens, size, sha))
+        sink = self._sink
+        self.shards.append(ShardInfo(name, self._rows, self._tokens, sink.size, sink.hexdigest()))
 
 
-@functools.cache
-def _umask() -> int:
-    # read once: os.umask can only be read by setting it (process-wide, racy with threads)
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _make_readable(path: str | os.PathLike) -> None:
-    # mkstemp creates 0600 files; shards are data for others to read, like any written file
-    os.chmod(path, 0o666 & ~_umask())
-
-
-def file_sha256(path: str | os.PathLike) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-            size += len(chunk)
-    return h.hexdigest(), size
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        _make_readable(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def write_manifest(
-    out_dir: str | os.PathLike,
-    shards: list[ShardInfo],
-    extra: Mapping[str, Any] | None = None,
-    filesystem=None,
-) -> Path | str:
-    """Write ``manifest.json`` (atomically) listing every shard and the totals; returns its path.
+def manifest_bytes(shards: list[ShardInfo], extra: Mapping[str, Any] | None = None) -> bytes:
+    """The manifest listing every shard and the totals (JSON).
 
     ``extra`` adds top-level keys (token_kind, shuffle seed, ...); it cannot replace the lists.
-    ``filesystem``: a pyarrow object store holding ``out_dir`` (one PUT, atomic per object).
     """
     manifest: dict[str, Any] = {"version": MANIFEST_VERSION}
     manifest.update(extra or {})
@@ -293,60 +258,69 @@ def write_manifest(
             },
         }
     )
-    text = json.dumps(manifest, indent=2)
+    return json.dumps(manifest, indent=2).encode()
+
+
+def write_manifest(
+    open_output: OpenOutput, shards: list[ShardInfo], extra: Mapping[str, Any] | None = None
+) -> None:
+    """Write :data:`MANIFEST` through ``open_output`` (write it after the shards: a shard
+    folder without a manifest is an unfinished export)."""
+    with open_output(MANIFEST) as f:
+        f.write(manifest_bytes(shards, extra))
+
+
+def _local(out_dir, filesystem):
     if filesystem is not None:
-        path = f"{str(out_dir).rstrip('/')}/{MANIFEST}"
-        with filesystem.open_output_stream(path) as f:
-            f.write(text.encode())
-        return path
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / MANIFEST
-    _atomic_write_text(path, text)
-    return path
+        return filesystem, str(out_dir).rstrip("/")
+    from pyarrow.fs import LocalFileSystem
+
+    return LocalFileSystem(), os.path.abspath(out_dir)
+
+
+def read_manifest(out_dir: str | os.PathLike, filesystem=None) -> dict[str, Any] | None:
+    """The shard folder's manifest (:data:`MANIFEST`, or an older folder's
+    :data:`LEGACY_MANIFEST`), or None when there is none. ``filesystem``: a ``pyarrow.fs``
+    filesystem holding ``out_dir`` (default: the local disk)."""
+    fs, out = _local(out_dir, filesystem)
+    for name in (MANIFEST, LEGACY_MANIFEST):
+        try:
+            with fs.open_input_stream(f"{out}/{name}") as f:
+                return json.loads(f.read())
+        except FileNotFoundError:
+            continue
+    return None
+
+
+def upgrade_legacy_manifest(out_dir: str | os.PathLike, filesystem=None) -> bool:
+    """Rename an older folder's ``manifest.json`` to :data:`MANIFEST` (it sat among the shards,
+    where Parquet readers took it for data); True if there was one."""
+    from pyarrow.fs import FileType
+
+    fs, out = _local(out_dir, filesystem)
+    old, new = f"{out}/{LEGACY_MANIFEST}", f"{out}/{MANIFEST}"
+    if fs.get_file_info(old).type != FileType.File:
+        return False
+    if fs.get_file_info(new).type != FileType.File:
+        fs.copy_file(old, new)  # a copy, then the delete: object stores have no rename
+    fs.delete_file(old)
+    return True
 
 
 def verify_manifest(out_dir: str | os.PathLike, filesystem=None) -> list[str]:
-    """Problems found checking the manifest against the files (empty list = all good)."""
-    if filesystem is not None:
-        return _verify_manifest_fs(str(out_dir).rstrip("/"), filesystem)
-    out = Path(out_dir)
-    problems = []
-    try:
-        manifest = json.loads((out / MANIFEST).read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        return [f"cannot read {out / MANIFEST}: {e}"]
-    listed = set()
-    for s in manifest.get("shards", []):
-        listed.add(s["file"])
-        p = out / s["file"]
-        if not p.exists():
-            problems.append(f"{s['file']}: missing")
-            continue
-        sha, size = file_sha256(p)
-        if sha != s["sha256"]:
-            problems.append(f"{s['file']}: sha256 {sha} != manifest {s['sha256']}")
-        if size != s["bytes"]:
-            problems.append(f"{s['file']}: {size} bytes != manifest {s['bytes']}")
-        rows = pq.ParquetFile(p).metadata.num_rows
-        if rows != s["rows"]:
-            problems.append(f"{s['file']}: {rows} rows != manifest {s['rows']}")
-    for p in out.glob("shard-*.parquet"):
-        if p.name not in listed:
-            problems.append(f"{p.name}: on disk but not in the manifest")
-    return problems
-
-
-def _verify_manifest_fs(out: str, fs) -> list[str]:
-    """:func:`verify_manifest` on a pyarrow filesystem (object store)."""
+    """Problems found checking the manifest against the files (empty list = all good): every
+    listed shard present with its sha256, size and row count, no unlisted ``shard-*`` file.
+    ``filesystem``: a ``pyarrow.fs`` filesystem holding ``out_dir`` (default: the local disk).
+    """
     from pyarrow.fs import FileSelector, FileType
 
-    problems = []
+    fs, out = _local(out_dir, filesystem)
     try:
         with fs.open_input_stream(f"{out}/{MANIFEST}") as f:
             manifest = json.loads(f.read())
     except (OSError, json.JSONDecodeError) as e:
         return [f"cannot read {out}/{MANIFEST}: {e}"]
+    problems = []
     listed = set()
     for s in manifest.get("shards", []):
         listed.add(s["file"])
@@ -354,14 +328,9 @@ def _verify_manifest_fs(out: str, fs) -> list[str]:
         if fs.get_file_info(p).type != FileType.File:
             problems.append(f"{s['file']}: missing")
             continue
-        h = hashlib.sha256()
-        size = 0
-        with fs.open_input_stream(p) as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
-                size += len(chunk)
-        if h.hexdigest() != s["sha256"]:
-            problems.append(f"{s['file']}: sha256 {h.hexdigest()} != manifest {s['sha256']}")
+        sha, size = _sha256(fs, p)
+        if sha != s["sha256"]:
+            problems.append(f"{s['file']}: sha256 {sha} != manifest {s['sha256']}")
         if size != s["bytes"]:
             problems.append(f"{s['file']}: {size} bytes != manifest {s['bytes']}")
         try:
@@ -376,3 +345,13 @@ def _verify_manifest_fs(out: str, fs) -> list[str]:
         if name.startswith("shard-") and name.endswith(".parquet") and name not in listed:
             problems.append(f"{name}: on disk but not in the manifest")
     return problems
+
+
+def _sha256(fs, path: str) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with fs.open_input_stream(path) as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size

@@ -92,14 +92,21 @@ def _read_request(rfile) -> tuple[str, str, list[tuple[str, str]], bytes] | None
 class FaultPlan:
     """Which requests fail and how: deterministic (seeded), counted for the assertions.
 
-    Only GETs whose path contains ``target`` are faulted (the WARC downloads), so bucket
-    set-up calls pass through untouched.
+    Only requests of ``methods`` (GETs: the WARC downloads) whose path contains ``target`` are
+    faulted, so bucket set-up calls pass through untouched.
     """
 
     def __init__(
-        self, target: str, p_503: float, p_reset: float, seed: int = 7, script: tuple = ()
+        self,
+        target: str,
+        p_503: float,
+        p_reset: float,
+        seed: int = 7,
+        script: tuple = (),
+        methods: tuple = ("GET",),
     ):
         self.target, self.p_503, self.p_reset = target, p_503, p_reset
+        self.methods = methods
         self.script = list(script)  # the first answers, in order, before the random ones
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
@@ -107,7 +114,7 @@ class FaultPlan:
 
     def decide(self, method: str, path: str) -> str:
         with self.lock:
-            if method != "GET" or self.target not in path:
+            if method not in self.methods or self.target not in path:
                 return "pass"
             self.counts["requests"] += 1
             r = self.rng.random()
@@ -175,10 +182,12 @@ def fault_proxy(upstream: str, plan: FaultPlan):
             resp = conn.getresponse()
             data = resp.read()
             out = [f"HTTP/1.1 {resp.status} {resp.reason}\r\n".encode()]
+            # a HEAD answer has no body but keeps the object's Content-Length
+            length = resp.getheader("Content-Length") if method == "HEAD" else len(data)
             for k, v in resp.getheaders():
                 if k.lower() not in ("connection", "transfer-encoding", "content-length"):
                     out.append(f"{k}: {v}\r\n".encode())
-            out.append(f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode())
+            out.append(f"Content-Length: {length}\r\nConnection: close\r\n\r\n".encode())
             conn.close()
             if kind == "reset" and len(data) > 1:
                 _write_cut(self, b"".join(out), data, plan.rng)

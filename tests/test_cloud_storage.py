@@ -125,6 +125,16 @@ def test_https_resumes_with_range_and_counts(tmp_path):
     assert totals["io_throttled"] == plan.counts["slowdown"] > 0
 
 
+def test_https_read_range_retries_throttles(tmp_path):
+    (tmp_path / WARC.name).write_bytes(WARC.read_bytes())
+    plan = FaultPlan(target=WARC.name, p_503=0.0, p_reset=0.0, script=("slowdown", "slowdown"))
+    with file_server(tmp_path, plan) as base:
+        counters: dict = {}
+        got = storage.read_range(f"{base}/{WARC.name}", 1000, 517, IOConfig(), counters)
+    assert got == WARC.read_bytes()[1000:1517]
+    assert counters == {"io_retries": 2, "io_throttled": 2} and plan.counts["ok"] == 1
+
+
 def test_https_server_without_range_support_still_resumes(tmp_path):
     (tmp_path / WARC.name).write_bytes(WARC.read_bytes())
     plan = FaultPlan(target=WARC.name, p_503=0.0, p_reset=0.5, seed=5)

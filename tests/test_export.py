@@ -121,7 +121,7 @@ def make_run_folder(path: Path, planted: int = 5) -> dict:
 
 
 def _manifest(run: RunFolder) -> dict:
-    return json.loads(run.sub("shards", "manifest.json").read_text())
+    return json.loads(run.sub("shards", "_manifest.json").read_text())
 
 
 def _shard_rows(run: RunFolder) -> list[dict]:

@@ -1,10 +1,11 @@
-"""Input expansion: files, folders, globs, listings; errors that name the path."""
+"""Input expansion: files, folders, globs, listings; errors that name the path; local reads."""
 
 import gzip
 
 import pytest
 
-from jobs.inputs import expand_inputs, open_input
+from infra.storage import open_uri
+from jobs.inputs import expand_inputs
 from pipeline.config import IOConfig
 from pipeline.errors import UserError
 
@@ -49,8 +50,20 @@ def test_errors_name_the_input(tmp_path):
         expand_inputs([str(tmp_path / "one.warc.gz")], sample_fraction=2.0)
 
 
-def test_open_local(tmp_path):
+def test_open_local_path_and_file_uri(tmp_path):
     p = tmp_path / "f.warc"
     p.write_bytes(b"WARC/1.0\r\n")
-    with open_input(str(p)) as f:
-        assert f.read() == b"WARC/1.0\r\n"
+    for uri in (str(p), f"file://{p}"):
+        with open_uri(uri, IOConfig()) as f:
+            assert f.read() == b"WARC/1.0\r\n"
+
+
+def test_local_listing_keeps_local_paths_and_skips_comments(tmp_path):
+    warc = tmp_path / "a.warc.gz"
+    warc.write_bytes(b"x")
+    listing = tmp_path / "mine.paths"
+    listing.write_text(f"# my crawl\n{warc}\ncrawl-data/x.warc.gz\n\n")
+    assert expand_inputs([str(listing)]) == [
+        str(warc),
+        "https://data.commoncrawl.org/crawl-data/x.warc.gz",
+    ]

@@ -61,7 +61,7 @@ def _kill_when(proc: subprocess.Popen, ready, timeout_s: float = 240) -> None:
 
 
 def _summary(run_dir: Path) -> dict:
-    m = json.loads((run_dir / "shards" / "manifest.json").read_text())
+    m = json.loads((run_dir / "shards" / "_manifest.json").read_text())
     ids = [
         [r["id"] for r in pq.read_table(run_dir / "shards" / s["file"], columns=["id"]).to_pylist()]
         for s in m["shards"]
@@ -94,7 +94,7 @@ def test_killed_export_resumes_to_the_same_shards(spark, tmp_path):
     _kill_when(proc, lambda: rows_dir.is_dir() and any(rows_dir.glob("part-*.parquet")))
     assert proc.returncode == -signal.SIGKILL
     assert (crash / "_export_tmp").exists()  # really mid-way
-    assert not (crash / "shards" / "manifest.json").exists()
+    assert not (crash / "shards" / "_manifest.json").exists()
     assert not fx["run"].is_done("export")
 
     # resume: the same shards as the uninterrupted run, no row twice, sha256s match the files
@@ -139,7 +139,7 @@ def test_killed_run_resumes_to_the_same_manifest(spark, tmp_path):
     proc = _mathmine_run(crash)
     _kill_when(proc, lambda: len(list((crash / "docs").glob("part-*.parquet"))) >= 1, 400)
     assert proc.returncode == -signal.SIGKILL
-    assert not (crash / "shards" / "manifest.json").exists()
+    assert not (crash / "shards" / "_manifest.json").exists()
     proc = _mathmine_run(crash, "--resume")
     out = proc.communicate(timeout=900)[0].decode(errors="replace")
     assert proc.returncode == 0, out[-4000:]

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from jobs.run_folder import RunFolder, remove_run_folder
-from pipeline.config import load_config
+from pipeline.config import IOConfig, load_config
 from pipeline.errors import UserError
 from pipeline.records import StageStats
 from tests.cloud_fakes import fake_aws_env, moto_server
@@ -43,7 +43,7 @@ def _keys(client, prefix: str) -> list[str]:
 def test_s3_claim_json_stats_markers(s3):
     endpoint, client = s3
     cfg = load_config(None, [])
-    run = RunFolder(f"s3://{BUCKET}/runs/a", s3_endpoint_url=endpoint)
+    run = RunFolder(f"s3://{BUCKET}/runs/a", IOConfig(s3_endpoint_url=endpoint))
     assert not run.is_local and run.uri("docs") == f"s3://{BUCKET}/runs/a/docs"
     assert run.read_run() is None and not run.exists()
     rid = run.claim(["s3://in/x.warc.gz"], cfg, "run")
@@ -78,7 +78,7 @@ def test_s3_claim_json_stats_markers(s3):
 
 def test_s3_done_keys_and_parallel_marker_reads(s3):
     endpoint, _ = s3
-    run = RunFolder(f"s3://{BUCKET}/runs/markers", s3_endpoint_url=endpoint)
+    run = RunFolder(f"s3://{BUCKET}/runs/markers", IOConfig(s3_endpoint_url=endpoint))
     keys = [f"{i:016x}" for i in range(40)]
     for k in keys[:25]:
         run.mark_done("extract", {"key": k, "stats": {"kept": int(k, 16)}}, key=k)
@@ -95,7 +95,7 @@ def test_s3_done_keys_and_parallel_marker_reads(s3):
 def test_s3_refuses_non_run_prefix(s3):
     endpoint, client = s3
     client.put_object(Bucket=BUCKET, Key="other/data.csv", Body=b"x")
-    run = RunFolder(f"s3://{BUCKET}/other", s3_endpoint_url=endpoint)
+    run = RunFolder(f"s3://{BUCKET}/other", IOConfig(s3_endpoint_url=endpoint))
     with pytest.raises(UserError, match="not empty"):
         run.claim(["a"], load_config(None, []), "run")
     with pytest.raises(UserError, match="not a mathmine run folder"):
@@ -105,7 +105,7 @@ def test_s3_refuses_non_run_prefix(s3):
 
 def test_s3_parquet_and_streams(s3):
     endpoint, client = s3
-    run = RunFolder(f"s3://{BUCKET}/runs/pq", s3_endpoint_url=endpoint)
+    run = RunFolder(f"s3://{BUCKET}/runs/pq", IOConfig(s3_endpoint_url=endpoint))
     table = pa.table({"id": ["a", "b", "c"], "n": [1, 2, 3]})
     with run.open_output("docs", "part-1.parquet") as f:
         pq.write_table(table, f)
@@ -128,7 +128,7 @@ def test_s3_parquet_and_streams(s3):
 
 def test_s3_model_upload_download_and_pickle(s3, tmp_path):
     endpoint, _ = s3
-    run = RunFolder(f"s3://{BUCKET}/runs/m", s3_endpoint_url=endpoint)
+    run = RunFolder(f"s3://{BUCKET}/runs/m", IOConfig(s3_endpoint_url=endpoint))
     with run.scratch("models") as d:
         model = d / "model.bin"
         model.write_bytes(b"\x00fasttext" * 1000)
@@ -143,27 +143,31 @@ def test_s3_model_upload_download_and_pickle(s3, tmp_path):
 
 
 def test_s3_shards_and_manifest(s3):
-    from pipeline.shards import SHARD_SCHEMA, ShardWriter, verify_manifest, write_manifest
+    from pipeline.shards import MANIFEST, SHARD_SCHEMA, ShardWriter, verify_manifest, write_manifest
 
     endpoint, client = s3
-    run = RunFolder(f"s3://{BUCKET}/runs/shards", s3_endpoint_url=endpoint)
+    run = RunFolder(f"s3://{BUCKET}/runs/shards", IOConfig(s3_endpoint_url=endpoint))
     rows = [
         {"id": f"{i:016x}", "url": f"https://x.org/{i}", "text": "a b c " * i, "token_count": i}
         for i in range(7)
     ]
     out = run.fs_path("shards")
-    with ShardWriter(out, target_rows=3, filesystem=run.fs) as w:
+
+    def open_output(name):
+        return run.open_output("shards", name)
+
+    with ShardWriter(open_output, target_rows=3) as w:
         w.write_many(rows)
     assert [s.rows for s in w.shards] == [3, 3, 1]
-    write_manifest(out, w.shards, {"token_kind": "words"}, filesystem=run.fs)
+    write_manifest(open_output, w.shards, {"token_kind": "words"})
     assert verify_manifest(out, run.fs) == []
-    assert run.read_json("shards/manifest.json")["totals"]["rows"] == 7
+    assert run.read_json(f"shards/{MANIFEST}")["totals"]["rows"] == 7
     got = pq.read_table(run.files("shards", suffix=".parquet"), filesystem=run.fs)
     assert got.schema.names == SHARD_SCHEMA.names
     assert got.column("id").to_pylist() == [r["id"] for r in rows]
     # no temp objects on the bucket: shards are built locally and PUT once complete
     assert _keys(client, "runs/shards/") == [
-        "runs/shards/shards/manifest.json",
+        "runs/shards/shards/_manifest.json",
         *[f"runs/shards/shards/shard-{i:05d}.parquet" for i in range(3)],
     ]
     # a damaged or stray shard is reported
@@ -196,7 +200,7 @@ def test_s3_extract_and_export_tasks_write_final_keys(s3, tmp_path, data_dir):
             "export.decontaminate=false",
         ],
     )
-    remote = RunFolder(f"s3://{BUCKET}/runs/tasks", s3_endpoint_url=endpoint)
+    remote = RunFolder(f"s3://{BUCKET}/runs/tasks", IOConfig(s3_endpoint_url=endpoint))
     local = RunFolder(tmp_path / "local")
     results = {}
     for run in (remote, local):
@@ -228,7 +232,7 @@ def test_s3_export_replaces_shards_manifest_last(s3):
     from pipeline.shards import verify_manifest
 
     endpoint, client = s3
-    run = RunFolder(f"s3://{BUCKET}/runs/publish", s3_endpoint_url=endpoint)
+    run = RunFolder(f"s3://{BUCKET}/runs/publish", IOConfig(s3_endpoint_url=endpoint))
 
     def rows(n):
         return (
@@ -253,9 +257,9 @@ def test_s3_export_replaces_shards_manifest_last(s3):
     shards = publish_shards(run, rows(3), ExportConfig(shard_rows=2), {"token_kind": "words"})
     run._fs = run._fs_real
     assert [s.rows for s in shards] == [2, 1]
-    assert written == ["shard-00000.parquet", "shard-00001.parquet", "manifest.json"]
+    assert written == ["shard-00000.parquet", "shard-00001.parquet", "_manifest.json"]
     assert _keys(client, "runs/publish/") == [
-        "runs/publish/shards/manifest.json",
+        "runs/publish/shards/_manifest.json",
         "runs/publish/shards/shard-00000.parquet",
         "runs/publish/shards/shard-00001.parquet",
     ]
@@ -385,11 +389,11 @@ def test_file_uri_run_equals_plain_path_run(spark, tmp_path, data_dir):
     assert e_uri["clean"] == e_plain["clean"]
 
     # a resumed run on the URI folder skips every stage and changes nothing
-    before = uri.read_bytes("shards", "manifest.json")
+    before = uri.read_bytes("shards", "_manifest.json")
     stats_before = uri.read_json("stats.json")
     again = run_pipeline(spark, RunFolder(uri.location), config, inputs)
     assert again["export"] == stats_before["export"]
-    assert uri.read_bytes("shards", "manifest.json") == before
+    assert uri.read_bytes("shards", "_manifest.json") == before
 
     # `mathmine score --model URI` fetches the model from the run folder to the driver
     from jobs.score_job import run_score
@@ -400,3 +404,102 @@ def test_file_uri_run_equals_plain_path_run(spark, tmp_path, data_dir):
     assert res["model"] == uri.uri("models", "iter=1", "model.bin")
     with pytest.raises(UserError, match="does not exist"):
         run_score(spark, uri, config, uri.uri("models", "iter=9", "model.bin"))
+
+
+# --- the storage layer's policy on the run folder: retries, credentials ------------------------
+
+
+def test_s3_run_folder_retries_are_counted(s3, monkeypatch):
+    """pyarrow's SDK retries a throttled PUT/HEAD inside (uncounted); a 503 on a GET surfaces
+    at once (as INTERNAL_FAILURE) and a throttle it gave up on surfaces as SLOW_DOWN: both are
+    asked again by the storage layer's rounds and counted into the folder's counters."""
+    from infra import storage
+    from tests.cloud_fakes import FaultPlan, fault_proxy
+
+    monkeypatch.setattr(storage, "S3_OUTER_BASE_S", 0.01)
+    endpoint, _ = s3
+    ok = RunFolder(f"s3://{BUCKET}/runs/retry", IOConfig(s3_endpoint_url=endpoint))
+    ok.mark_done("extract", {"rows": 1}, key="k1")
+    plan = FaultPlan(target="k1.json", p_503=0.0, p_reset=0.0, script=("slowdown",))
+    with fault_proxy(endpoint, plan) as proxy:
+        counters: dict = {}
+        run = RunFolder(f"s3://{BUCKET}/runs/retry", IOConfig(s3_endpoint_url=proxy), counters)
+        assert run.read_marker("extract", "k1") == {"rows": 1}
+    assert plan.counts["slowdown"] == 1 and counters == {"io_retries": 1}
+
+    # every PUT throttled, one SDK attempt: our rounds, each counted, then the error
+    plan = FaultPlan(target="k2.json", p_503=1.0, p_reset=0.0, methods=("PUT",))
+    with fault_proxy(endpoint, plan) as proxy:
+        counters = {}
+        cfg = IOConfig(s3_endpoint_url=proxy, s3_max_attempts=1)
+        run = RunFolder(f"s3://{BUCKET}/runs/retry", cfg, counters)
+        with pytest.raises(OSError, match="SLOW_DOWN"):
+            run.mark_done("extract", {"rows": 2}, key="k2")
+    rounds = storage.S3_OUTER_ROUNDS
+    assert counters == {"io_retries": rounds, "io_throttled": rounds}
+    assert plan.counts["slowdown"] == rounds + 1
+    assert not ok.is_done("extract", "k2")
+
+
+def test_s3_config_credentials_reach_both_clients(s3, monkeypatch, tmp_path):
+    """io.aws_access_key_id and friends are used by boto3 (inputs) and pyarrow.fs (run folder)
+    alike; half a key pair is a config error."""
+    from infra import storage
+
+    endpoint, client = s3
+    client.put_object(Bucket=BUCKET, Key="creds/in.txt", Body=b"input bytes")
+    # no credentials anywhere but the config
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    bare = IOConfig(s3_endpoint_url=endpoint)
+    with pytest.raises(Exception, match="[Cc]redentials"):
+        storage.read_bytes(f"s3://{BUCKET}/creds/in.txt", bare)
+    cfg = IOConfig(
+        s3_endpoint_url=endpoint,
+        aws_access_key_id="AKIACONFIGKEY0000001",
+        aws_secret_access_key="config-secret-0123456789",
+    )
+    assert storage.read_bytes(f"s3://{BUCKET}/creds/in.txt", cfg) == b"input bytes"
+    run = RunFolder(f"s3://{BUCKET}/creds/run", cfg)
+    run.write_json("stats.json", {"a": 1})
+    assert run.read_json("stats.json") == {"a": 1}
+    assert "config-secret" not in repr(storage.s3_settings(cfg))
+    with pytest.raises(UserError, match="aws_secret_access_key"):
+        storage.s3_settings(IOConfig(aws_access_key_id="AKIAONLYHALF00000001"))
+
+
+def test_s3_old_manifest_name_is_upgraded(s3):
+    """A bucket run folder of an earlier version: shards/manifest.json is read, then renamed
+    (copy + delete: no rename on S3) so the prefix reads as one dataset."""
+    from pipeline.shards import (
+        LEGACY_MANIFEST,
+        MANIFEST,
+        ShardWriter,
+        read_manifest,
+        upgrade_legacy_manifest,
+        verify_manifest,
+        write_manifest,
+    )
+
+    endpoint, client = s3
+    run = RunFolder(f"s3://{BUCKET}/runs/legacy", IOConfig(s3_endpoint_url=endpoint))
+
+    def open_output(name):
+        return run.open_output("shards", name if name != MANIFEST else LEGACY_MANIFEST)
+
+    rows = [{"id": f"{i:016x}", "text": "t", "token_count": 1} for i in range(4)]
+    with ShardWriter(open_output, target_rows=3) as w:
+        w.write_many(rows)
+    write_manifest(open_output, w.shards)
+    out = run.fs_path("shards")
+    assert read_manifest(out, run.fs)["totals"]["rows"] == 4
+    assert upgrade_legacy_manifest(out, run.fs)
+    assert verify_manifest(out, run.fs) == []
+    assert _keys(client, "runs/legacy/shards/") == [
+        f"runs/legacy/shards/{MANIFEST}",
+        "runs/legacy/shards/shard-00000.parquet",
+        "runs/legacy/shards/shard-00001.parquet",
+    ]

@@ -61,7 +61,7 @@ def test_stats_reconcile_for_every_stage(sample_run):
 
 def test_shards_hold_the_math_pages_and_not_the_rest(sample_run):
     out, _ = sample_run
-    manifest = json.loads((out / "shards" / "manifest.json").read_text())
+    manifest = json.loads((out / "shards" / "_manifest.json").read_text())
     tables = [pq.read_table(out / "shards" / s["file"]) for s in manifest["shards"]]
     rows = [r for t in tables for r in t.to_pylist()]
     assert rows, "no shard rows"
@@ -108,7 +108,7 @@ def test_summary_and_progress_printed(sample_run):
 
 def test_rerun_skips_finished_work_and_keeps_shards(sample_run):
     out, _ = sample_run
-    before = (out / "shards" / "manifest.json").read_text()
+    before = (out / "shards" / "_manifest.json").read_text()
     r = subprocess.run(
         [
             sys.executable,
@@ -127,7 +127,7 @@ def test_rerun_skips_finished_work_and_keeps_shards(sample_run):
     )
     assert r.returncode == 0, r.stderr[-2000:]
     assert "done earlier, skipped" in r.stderr
-    assert (out / "shards" / "manifest.json").read_text() == before
+    assert (out / "shards" / "_manifest.json").read_text() == before
 
 
 def test_no_planted_secret_in_any_output(sample_run):

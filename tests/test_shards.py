@@ -1,5 +1,5 @@
 """Shard writing: sizes by rows and bytes, atomic deterministic files, a manifest whose sha256s
-match, readable by pyarrow, DuckDB and pandas, and the fixed shard schema."""
+match, a shard folder that opens as one dataset in every common reader, and the fixed schema."""
 
 from __future__ import annotations
 
@@ -12,11 +12,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from infra.storage import folder_output
 from pipeline.records import doc_id
 from pipeline.shards import (
+    LEGACY_MANIFEST,
+    MANIFEST,
     SHARD_SCHEMA,
     ShardWriter,
+    read_manifest,
     shuffle_key,
+    upgrade_legacy_manifest,
     verify_manifest,
     write_manifest,
 )
@@ -54,9 +59,10 @@ def _rows(n: int) -> list[dict]:
 
 
 def _write(tmp: Path, rows, **kw):
-    with ShardWriter(tmp, **kw) as w:
+    out = folder_output(str(tmp))
+    with ShardWriter(out, **kw) as w:
         w.write_many(rows)
-    write_manifest(tmp, w.shards, {"token_kind": "words"})
+    write_manifest(out, w.shards, {"token_kind": "words"})
     return w.shards
 
 
@@ -86,7 +92,7 @@ def test_rows_target_cuts_exact_shards(tmp_path):
     back = pq.read_table(sorted(tmp_path.glob("shard-*.parquet"))).to_pylist()
     assert back == rows  # order, values and nulls survive
     assert sum(s.tokens for s in shards) == sum(r["token_count"] for r in rows)
-    m = json.loads((tmp_path / "manifest.json").read_text())
+    m = json.loads((tmp_path / MANIFEST).read_text())
     assert m["totals"] == {
         "shards": 6,
         "rows": 53,
@@ -145,7 +151,7 @@ def test_same_rows_give_byte_identical_shards_and_no_temp_files(tmp_path):
 def test_abort_leaves_no_partial_shard(tmp_path):
     rows = _rows(25)
     with pytest.raises(RuntimeError):
-        with ShardWriter(tmp_path, target_rows=10) as w:
+        with ShardWriter(folder_output(str(tmp_path)), target_rows=10) as w:
             for i, r in enumerate(rows):
                 if i == 15:
                     raise RuntimeError("crash mid-shard")
@@ -154,26 +160,91 @@ def test_abort_leaves_no_partial_shard(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shard-00000.parquet"]
 
 
-def test_shards_open_with_pyarrow_duckdb_and_pandas(tmp_path):
+def _check_table(t: pa.Table, rows: list[dict]) -> None:
+    assert t.num_rows == len(rows)
+    assert sorted(t.column("id").to_pylist()) == [r["id"] for r in rows]
+    assert sum(t.column("token_count").to_pylist()) == sum(r["token_count"] for r in rows)
+
+
+@pytest.fixture(scope="module")
+def shard_folder(tmp_path_factory):
+    """A shard folder as export writes it: three shards and the manifest beside them."""
+    folder = tmp_path_factory.mktemp("out") / "shards"
+    rows = _rows(45)
+    _write(folder, rows, target_rows=20)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        MANIFEST,
+        *[f"shard-{i:05d}.parquet" for i in range(3)],
+    ]
+    return folder, rows
+
+
+def test_shard_folder_opens_as_one_dataset(shard_folder):
+    """The folder itself, not a file list: the manifest's leading '_' is what these readers
+    skip (pyarrow's selector_ignore_prefixes, Hadoop's hidden-file filter)."""
     import duckdb
     import pandas as pd
+    import pyarrow.dataset as ds
 
-    rows = _rows(45)
-    _write(tmp_path, rows, target_rows=20)
-    pattern = str(tmp_path / "shard-*.parquet")
-    # a loader takes the file list from the manifest (the folder also holds manifest.json)
-    listed = json.loads((tmp_path / "manifest.json").read_text())["shards"]
-    t = pq.read_table([str(tmp_path / s["file"]) for s in listed], schema=SHARD_SCHEMA)
-    assert t.num_rows == 45 and t.schema.equals(SHARD_SCHEMA)
-    [(n, tokens, nulls)] = duckdb.sql(
-        f"select count(*), sum(token_count), count(*) - count(math_score) from '{pattern}'"
-    ).fetchall()
-    assert (n, tokens) == (45, sum(r["token_count"] for r in rows))
-    assert nulls == sum(1 for r in rows if r["math_score"] is None)
-    df = pd.concat(pd.read_parquet(p) for p in sorted(tmp_path.glob("shard-*.parquet")))
-    assert list(df.columns) == SHARD_SCHEMA.names
-    assert df["id"].tolist() == [r["id"] for r in rows]
-    assert str(df["token_count"].dtype) == "int64"
+    folder, rows = shard_folder
+    d = ds.dataset(folder, format="parquet")
+    assert d.schema.equals(SHARD_SCHEMA)
+    _check_table(d.to_table(), rows)
+    _check_table(pq.read_table(folder), rows)
+    df = pd.read_parquet(folder)
+    assert list(df.columns) == SHARD_SCHEMA.names and str(df["token_count"].dtype) == "int64"
+    _check_table(pa.Table.from_pandas(df, preserve_index=False), rows)
+    for source in (f"{folder}/*.parquet", str(folder)):
+        [(n, tokens, nulls)] = duckdb.sql(
+            "select count(*), sum(token_count), count(*) - count(math_score) "
+            f"from read_parquet('{source}')"
+        ).fetchall()
+        assert (n, tokens) == (45, sum(r["token_count"] for r in rows)), source
+        assert nulls == sum(1 for r in rows if r["math_score"] is None)
+
+
+def test_shard_folder_opens_in_polars_and_hf_datasets(shard_folder, tmp_path, monkeypatch):
+    """polars and HF ``datasets`` take the glob (their directory scans read every file, '_'
+    or not); HF's folder loader infers the Parquet builder from the folder too."""
+    import datasets
+    import polars as pl
+
+    folder, rows = shard_folder
+    _check_table(pl.read_parquet(f"{folder}/*.parquet").to_arrow(), rows)
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cache = str(tmp_path / "hf-cache")
+    by_glob = datasets.load_dataset(
+        "parquet", data_files=f"{folder}/*.parquet", split="train", cache_dir=cache
+    )
+    _check_table(by_glob.data.table, rows)
+    by_folder = datasets.load_dataset(str(folder), split="train", cache_dir=cache)
+    _check_table(by_folder.data.table, rows)
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_shard_folder_opens_in_spark(spark, shard_folder):
+    folder, rows = shard_folder
+    df = spark.read.parquet(str(folder))
+    assert df.columns == SHARD_SCHEMA.names
+    got = df.orderBy("id").collect()
+    assert [r["id"] for r in got] == [r["id"] for r in rows]
+    assert sum(r["token_count"] for r in got) == sum(r["token_count"] for r in rows)
+
+
+def test_old_manifest_name_is_read_and_upgraded(tmp_path):
+    """Run folders of earlier versions have shards/manifest.json: still read, and renamed by
+    the next export (which then skips its work if the shards verify)."""
+    _write(tmp_path, _rows(12), target_rows=5)
+    (tmp_path / MANIFEST).rename(tmp_path / LEGACY_MANIFEST)
+    assert read_manifest(tmp_path)["totals"]["rows"] == 12
+    assert verify_manifest(tmp_path) != []  # the verifier wants the new name
+    assert upgrade_legacy_manifest(tmp_path) is True
+    assert not (tmp_path / LEGACY_MANIFEST).exists()
+    assert verify_manifest(tmp_path) == [] and read_manifest(tmp_path)["totals"]["rows"] == 12
+    assert upgrade_legacy_manifest(tmp_path) is False
+    assert read_manifest(tmp_path / "none") is None
 
 
 def test_shuffle_key_is_seeded_and_independent_of_partitioning():
@@ -190,7 +261,7 @@ def test_shuffle_key_is_seeded_and_independent_of_partitioning():
 
 def test_writer_rejects_no_target(tmp_path):
     with pytest.raises(ValueError):
-        ShardWriter(tmp_path, target_bytes=0, target_rows=0)
+        ShardWriter(folder_output(str(tmp_path)), target_bytes=0, target_rows=0)
 
 
 def test_table_roundtrip_types(tmp_path):
