@@ -133,11 +133,13 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
+    from jobs.input_checks import check_warc_inputs
     from jobs.inputs import expand_inputs
     from jobs.session import get_spark
 
     config = load_config(args.config, args.overrides)
     inputs = expand_inputs(args.input, config.io, args.limit, args.sample_fraction)
+    check_warc_inputs(inputs)
     run = RunFolder(args.out, config.io.s3_endpoint_url)
     run.claim(inputs, config, "extract")
     spark = get_spark(config.spark)
