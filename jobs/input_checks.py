@@ -39,6 +39,8 @@ STAGE_TABLES = {
     "export": ("docs", "clean", "dedup", "selected"),
 }
 TABLE_COLUMNS = {"dedup": KEEP_COLUMNS, "selected": SELECTED_COLUMNS}
+# Bytes read of each local WARC: the gzip header and enough deflate data for "WARC/1.x"
+WARC_HEAD_BYTES = 4096
 # fastText's binary model files begin with this int32 (FASTTEXT_FILEFORMAT_MAGIC_INT32)
 FASTTEXT_MAGIC = (793712314).to_bytes(4, "little")
 
@@ -49,7 +51,7 @@ def _expected_types() -> dict:
     from pipeline.records import docs_schema
 
     out = {f.name: f.type for f in docs_schema()}
-    out.update(keep=pa.bool_(), math_score=pa.float64(), score=pa.float32())
+    out.update(keep=pa.bool_(), math_score=pa.float64())
     return out
 
 
@@ -231,7 +233,7 @@ def warc_problem(path: str) -> str:
     regions are counted (pipeline.warc), as are gzip members that fail to inflate."""
     try:
         with open(path, "rb") as f:
-            head = f.read(64 << 10)
+            head = f.read(WARC_HEAD_BYTES)
     except OSError as e:
         return f"cannot be read ({e.strerror or e})"
     if not head:
