@@ -76,14 +76,8 @@ def test_run_with_a_broken_dependency_exits_nonzero_naming_it(tmp_path):
     out = tmp_path / "run"
     # dolma_science_1 holds two pages that extract keeps when the install is sound
     args = ["run", "--input", str(WARC / "dolma_science_1.warc.gz"), "--out", str(out), *TINY]
-    proc = subprocess.run(
-        [sys.executable, "-m", "jobs.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=600,
-    )
+    cmd = [sys.executable, "-m", "jobs.cli", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     assert proc.returncode == 1, proc.stderr[-3000:]
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("mathmine run: failed: no document extracted from 1 WARC file(s)")

@@ -104,6 +104,15 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], tuple[str, ...]]]:
     pq.write_table(docs_table(), mixed / "part-0.parquet")
     shutil.copy(README, mixed / "README.md")
     good = make_run(tmp / "good", docs=docs_table())
+    docs = docs_table()
+    ids = pa.table({"id": ["a"]})  # a table without the stage's other columns
+    r1 = make_run(tmp / "r1", docs=README.read_bytes())
+    r3 = make_run(tmp / "r3", docs=docs_table(drop=("url",)))
+    r4 = make_run(tmp / "r4", docs=docs, dedup=ids)
+    r5 = make_run(tmp / "r5", docs=docs_table(drop=("text",)))
+    r6 = make_run(tmp / "r6", docs=docs_table(drop=("lang",)))
+    r7 = make_run(tmp / "r7", docs=docs, selected=ids)
+    r8 = make_run(tmp / "r8", docs=b"not parquet")
     return {
         "extract-readme": (
             ["extract", "--input", str(README), "--out", out],
@@ -135,7 +144,7 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], tuple[str, ...]]]:
             ("mixed/README.md", "is not a Parquet file"),
         ),
         "clean-docs-not-parquet": (
-            ["clean", "--run", str(make_run(tmp / "r1", docs=README.read_bytes()))],
+            ["clean", "--run", str(r1)],
             ("part-00000.parquet", "not a readable Parquet file", "`mathmine clean` reads docs/"),
         ),
         "clean-no-docs": (
@@ -143,15 +152,11 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], tuple[str, ...]]]:
             ("docs' does not exist", "`mathmine extract`"),
         ),
         "recall-docs-without-url": (
-            ["recall", "--run", str(make_run(tmp / "r3", docs=docs_table(drop=("url",))))],
+            ["recall", "--run", str(r3)],
             ("has no column url", "columns id, url, text"),
         ),
         "recall-dedup-without-keep": (
-            [
-                "recall",
-                "--run",
-                str(make_run(tmp / "r4", docs=docs_table(), dedup=pa.table({"id": ["a"]}))),
-            ],
+            ["recall", "--run", str(r4)],
             ("dedup/", "has no column keep", "columns id, keep"),
         ),
         "score-model-is-readme": (
@@ -159,34 +164,19 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], tuple[str, ...]]]:
             ("README.md", "is not a fastText binary model"),
         ),
         "score-docs-without-text": (
-            [
-                "score",
-                "--run",
-                str(make_run(tmp / "r5", docs=docs_table(drop=("text",)))),
-                "--model",
-                str(README),
-            ],
+            ["score", "--run", str(r5), "--model", str(README)],
             ("has no column text",),
         ),
         "export-docs-without-lang": (
-            ["export", "--run", str(make_run(tmp / "r6", docs=docs_table(drop=("lang",))))],
+            ["export", "--run", str(r6)],
             ("has no column lang", "`mathmine export` reads docs/"),
         ),
         "export-selected-without-score": (
-            [
-                "export",
-                "--run",
-                str(make_run(tmp / "r7", docs=docs_table(), selected=pa.table({"id": ["a"]}))),
-            ],
+            ["export", "--run", str(r7)],
             ("selected/", "has no column math_score"),
         ),
         "explain-docs-not-parquet": (
-            [
-                "explain",
-                "0000000000000000",
-                "--run",
-                str(make_run(tmp / "r8", docs=b"not parquet")),
-            ],
+            ["explain", "0000000000000000", "--run", str(r8)],
             ("not a readable Parquet file", "`mathmine explain` reads docs/"),
         ),
     }
