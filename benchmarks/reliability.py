@@ -364,7 +364,7 @@ def run_table(
     # a local file that is not a WARC at all is refused by the command before Spark starts
     # (exit 2); the same file behind a URI reaches its task and is counted (test_reliability)
     refused = {n: warc_problem(str(p)) for n, (p, _) in inputs.items()}
-    refused = {n: why for n, why in refused.items() if why}
+    refused = {n: (inputs[n][0], why) for n, why in refused.items() if why}
     inputs = {n: v for n, v in inputs.items() if n not in refused}
     paths = [str(p) for p, _ in inputs.values()]
     cmd = [sys.executable, "-m", "jobs.cli", "extract", "--input", *paths, "--out", str(out)]
@@ -389,9 +389,10 @@ def run_table(
         raise SystemExit(f"mathmine extract failed ({proc.returncode}):\n{stderr[-3000:]}")
     rows = collect_rows(RunFolder(out), inputs)
     rows += [
-        {"input": n, "bytes": 0, "records_in": 0, "read": 0, "kept": 0, "dropped": {},
-         "lost": 0, "seconds": 0.0, "peak_rss_mb": None, "note": f"refused up front: {why}"}
-        for n, why in refused.items()
+        {"input": n, "bytes": p.stat().st_size, "records_in": 0, "read": 0, "kept": 0,
+         "dropped": {}, "lost": 0, "seconds": 0.0, "peak_rss_mb": None,
+         "note": f"refused up front: {why}"}
+        for n, (p, why) in refused.items()
     ]  # fmt: skip
     note = f"TIMED OUT after {timeout:.0f} s, killed" if timed_out else "exit 0"
     rows.append({"input": f"(whole extract command, wall; {note})", "seconds": round(wall, 1)})
