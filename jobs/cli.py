@@ -1,7 +1,8 @@
 """The ``mathmine`` command line. Each subcommand lives in its own ``jobs/*`` module that
 exposes ``add_arguments(parser)`` and ``main(args) -> int``; this file only dispatches.
 
-Errors the user can fix (:class:`pipeline.errors.UserError`) print one line and exit 2.
+Errors the user can fix (:class:`pipeline.errors.UserError`) print one line and exit 2; a stage
+whose every input failed (:class:`pipeline.errors.StageFailed`) prints one line and exits 1.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipeline.errors import UserError
+    from pipeline.errors import StageFailed, UserError
 
     argv = sys.argv[1:] if argv is None else argv
     command = next((a for a in argv if not a.startswith("-")), None)
@@ -80,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"mathmine {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except StageFailed as e:
+        print(f"mathmine {args.command}: failed: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"mathmine {args.command}: interrupted", file=sys.stderr)
         return 130

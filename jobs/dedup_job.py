@@ -420,7 +420,10 @@ def main(args) -> int:
         raise UserError("pass --input DOCS (a Parquet file or folder) and --out DIR (or --plan)")
     if _is_local(args.input) and not Path(args.input.removeprefix("file://")).exists():
         raise UserError(f"input {args.input!r} does not exist; pass a Parquet file or folder")
+    from jobs.input_checks import check_dedup_input
     from jobs.session import get_spark
+
+    check_dedup_input(args.input, config.dedup.previous_runs, config.io)
 
     out = RunFolder(args.out, config.io)  # a plain folder or s3:// gs:// URI
     spark = get_spark(config.spark, app_name="mathmine-dedup")

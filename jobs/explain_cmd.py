@@ -206,9 +206,12 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
+    from jobs.input_checks import check_run_input
+
     run = RunFolder(args.run, load_config(args.config, args.overrides).io)
     if not run.exists():
         raise UserError(f"run folder {run.location!r} does not exist; pass --run DIR")
+    check_run_input(run, "explain")
     cfg = clean_config_for(run, args)
     explanations = [explain_doc(run, d, cfg) for d in find_docs(run, args.target)]
     if args.json:

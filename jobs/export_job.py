@@ -472,12 +472,14 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
+    from jobs.input_checks import check_run_input
     from jobs.session import get_spark
 
     config = load_config(args.config, args.overrides)
     run = RunFolder(args.run, config.io)
     if run.read_run() is None and not run.exists("docs"):
         raise UserError(f"{run.location!r} is not a run folder (no run.json or docs/)")
+    check_run_input(run, STAGE, INPUT_COLUMNS)  # before Spark: one line, not stack traces
     spark = get_spark(config.spark)
     try:
         stats = run_export(spark, run, config, force=args.force)

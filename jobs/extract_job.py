@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from jobs.run_folder import RunFolder, write_in_batches
 from pipeline.config import Config, load_config
-from pipeline.records import UNREADABLE_FILE, StageStats
+from pipeline.errors import StageFailed
+from pipeline.records import BAD_RECORD, UNREADABLE_FILE, StageStats
 
 STAGE = "extract"
 
@@ -120,7 +121,49 @@ def run_extract(spark, run: RunFolder, config: Config, inputs: list[str]) -> dic
     )
     for e in errors:
         say(f"[extract] warning: {e}")
+    failed = merged.dropped.get(BAD_RECORD, 0) + merged.dropped.get(UNREADABLE_FILE, 0)
+    if failed and not merged.kept:
+        # Nothing kept and records failed: a broken install (every page raising) or inputs
+        # that are not WARCs, not a crawl without math. Exit non-zero instead of handing the
+        # later stages an empty table, and forget the WARCs so a re-run after the fix redoes them.
+        run.delete("_markers", STAGE)
+        first = errors[0] if errors else first_failure(inputs, config)
+        raise StageFailed(
+            f"no document extracted from {len(inputs)} WARC file(s): {failed:,} of "
+            f"{merged.records_read:,} records failed ({dict(merged.dropped)}); first error: "
+            f"{first or 'unknown'}; check that the inputs are WARC files and that the installed "
+            "packages meet pyproject.toml (`pip check`), then run again"
+        )
     return out
+
+
+def first_failure(inputs: list[str], config: Config, max_records: int = 10_000) -> str:
+    """The error behind the first failed record of ``inputs``, found again on the driver (the
+    stats count reasons, not messages). Called only when every record failed."""
+    from infra.storage import open_uri
+    from pipeline.extract import process_record
+    from pipeline.records import Dropped
+    from pipeline.warc import iter_records
+
+    for path in inputs:
+        try:
+            stream = open_uri(path, config.io)
+        except OSError as e:
+            return f"cannot open {path}: {e}"
+        with stream:
+            records = iter_records(stream, path, config.extract)
+            for item, _ in zip(records, range(max_records)):
+                if isinstance(item, Dropped):
+                    if item.reason == BAD_RECORD:
+                        return f"{path} at byte {item.warc_offset}: {item.detail}"
+                    continue
+                try:
+                    out = process_record(item, config)
+                except Exception as e:  # what extract_warc counted as bad_record
+                    return f"{item.url}: {type(e).__name__}: {e}"
+                if isinstance(out, Dropped) and out.reason == BAD_RECORD:
+                    return f"{item.url}: {out.detail}"
+    return ""
 
 
 def add_arguments(p) -> None:
@@ -133,11 +176,13 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
+    from jobs.input_checks import check_warc_inputs
     from jobs.inputs import expand_inputs
     from jobs.session import get_spark
 
     config = load_config(args.config, args.overrides)
     inputs = expand_inputs(args.input, config.io, args.limit, args.sample_fraction)
+    check_warc_inputs(inputs)
     run = RunFolder(args.out, config.io)
     run.claim(inputs, config, "extract")
     spark = get_spark(config.spark)

@@ -354,12 +354,13 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
+    from jobs.input_checks import check_run_input
     from jobs.progress import say
     from jobs.session import get_spark
 
     config = load_config(args.config, args.overrides)
     run = RunFolder(args.run, config.io)
-    run.require("docs")
+    check_run_input(run, STAGE)  # before Spark: a wrong table is one line, not stack traces
     spark = get_spark(config.spark)
     stats = run_recall(
         spark,

@@ -103,11 +103,13 @@ def execute(
     sample_fraction=None,
     resume: bool = True,
 ) -> dict:
+    from jobs.input_checks import check_warc_inputs
     from jobs.inputs import expand_inputs
     from jobs.session import get_spark
     from pipeline.errors import UserError
 
     inputs = expand_inputs(inputs_args, config.io, limit, sample_fraction)
+    check_warc_inputs(inputs)
     run = RunFolder(out, config.io)
     existed = run.read_run() is not None
     run.claim(inputs, config, command)

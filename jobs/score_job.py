@@ -88,11 +88,13 @@ def add_arguments(p) -> None:
 def main(args) -> int:
     import json
 
+    from jobs.input_checks import check_fasttext_model, check_run_input
     from jobs.session import get_spark
 
     config = load_config(args.config, args.overrides)
     run = RunFolder(args.run, config.io)
-    run.require("docs")
+    check_run_input(run, "score")  # before Spark: a wrong table is one line, not stack traces
+    check_fasttext_model(args.model)
     spark = get_spark(config.spark)
     print(json.dumps(run_score(spark, run, config, args.model, args.out)))
     return 0

