@@ -85,8 +85,8 @@ def math_spans(text: str) -> list[tuple[int, int]]:
 
     - ``\\(..\\)`` (inline, at most MAX_INLINE_CHARS), ``\\[..\\]`` and ``\\begin{env}..
       \\end{env}`` for env in :data:`MATH_ENVS` (display, at most MAX_DISPLAY_CHARS);
-    - ``$$..$$`` (display) with something inside and no ``$`` ("has $$5$ and $$10$ bills" is
-      money); a ``$$`` pairs with the next ``$$`` either way; a run of three or more ``$`` is money or emphasis ("Earn $$$ now") or an empty
+    - ``$$..$$`` (display) with something inside and no ``$`` outside braces ("has $$5$ and
+      $$10$ bills" is money); a ``$$`` pairs with the next ``$$`` either way; a run of three or more ``$`` is money or emphasis ("Earn $$$ now") or an empty
       formula, never a delimiter;
     - ``$..$`` by pandoc's rule: the opener followed and the closer preceded by a non-space, the
       closer not followed by a digit, no blank line inside, so "$5 and $10" is prose; also a
@@ -157,8 +157,27 @@ def math_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _is_display_body(body: str) -> bool:
-    """Something, and no unescaped ``$`` (TeX does not allow one inside display math)."""
-    return bool(body.strip()) and "$" not in body.replace("\\\\", "").replace("\\$", "")
+    """Something, and no ``$`` outside braces: TeX allows a dollar in display math only in a
+    group (``$$\\text{$C_n$ is odd}$$``); "has $$5$ and $$10$ bills" is money."""
+    if not body.strip():
+        return False
+    if "$" not in body:
+        return True
+    depth = 0
+    j, n = 0, len(body)
+    while j < n:
+        c = body[j]
+        if c == "\\":
+            j += 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth = max(0, depth - 1)
+        elif c == "$" and depth == 0:
+            return False
+        j += 1
+    return True
 
 
 def looks_like_prose(tex: str) -> bool:

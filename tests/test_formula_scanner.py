@@ -33,6 +33,22 @@ _BEGIN = re.compile(r"\\begin\{([a-zA-Z]{1,20}\*?)\}")
 _WORDS3 = re.compile(r"(?<![A-Za-z])[A-Za-z]{2,}[,.;:]?\s+[A-Za-z]{2,}[,.;:]?\s+[A-Za-z]{2,}")
 
 
+_TOKEN = re.compile(r"\\.?|[{}$]|[^\\{}$]+", re.S)
+
+
+def _dollar_outside_braces(body: str) -> bool:
+    """A ``$`` token where no ``{`` is open (a ``}`` with none open closes nothing)."""
+    depth = 0
+    for tok in _TOKEN.findall(body):
+        if tok == "{":
+            depth += 1
+        elif tok == "}":
+            depth = max(depth - 1, 0)
+        elif tok == "$" and depth == 0:
+            return True
+    return False
+
+
 def reference_spans(text: str) -> list[tuple[int, int]]:
     n = len(text)
 
@@ -96,7 +112,7 @@ def reference_spans(text: str) -> list[tuple[int, int]]:
                     j != -1
                     and j - (i + 2) <= MAX_DISPLAY_CHARS
                     and body.strip()
-                    and all(not unescaped(i + 2 + k) for k, c in enumerate(body) if c == "$")
+                    and not _dollar_outside_braces(body)
                 )
                 if ok:
                     out.append((i, j + 2))
@@ -182,6 +198,10 @@ def test_caps_keep_an_unclosed_opener_from_swallowing_the_page(cap, opener, clos
         ("James earns $20 an hour. So he earns 20*.2=$<<20*.2=4>>4 less", []),
         ("The four bags cost $9 x 4 = $<<9*4=36>>36.", []),
         ("Jeannette has $$5$ and $$10$ bills.", []),
+        (
+            "$$\\text{$C_n$ is odd iff $n=2^j-1$}.\\tag1$$",
+            ["$$\\text{$C_n$ is odd iff $n=2^j-1$}.\\tag1$$"],
+        ),
         ("Earn $$$ now, $$$ later", []),
         ("A \\$5 fee and $n$ items, \\$3 each", ["$n$"]),
         # spaced $ .. $: Q&A sites (MathJax renders it) when it holds TeX syntax
