@@ -29,6 +29,7 @@ import tempfile
 import time
 import uuid
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -706,15 +707,16 @@ def family_row(kind: str, name: str, size: int, timeout: float) -> dict:
     return {"family": name, **json.loads(proc.stdout.strip().splitlines()[-1])}
 
 
-def family_tables(size: int | None = None, timeout: float = 300.0) -> str:
-    """The per-family table: seconds (and the outcome, for pages) at ``size`` characters."""
+def family_tables(size: int | None = None, timeout: float = 300.0) -> Iterator[str]:
+    """The per-family tables, line by line as each family is measured: seconds (and the
+    outcome, for pages) at ``size`` characters."""
     from benchmarks.adversarial import PAGE_FAMILIES, TEXT_FAMILIES, TEXT_FUNCTIONS
     from pipeline.config import load_config
 
     ecfg = load_config(None).extract
     # the page around the family's content (head, prose) takes the rest of the byte limit
     size = size or ecfg.max_page_bytes - 4096
-    lines = [
+    yield from [
         f"adversarial pages at {_size(size)} (extract.max_page_bytes = "
         f"{_size(ecfg.max_page_bytes)}), default config: per-page cap {ecfg.page_timeout_s:g} s",
         f"{'family':42s} {'fast s':>8s} {'outcome':10s} {'careful s':>9s} {'outcome':10s}",
@@ -722,10 +724,10 @@ def family_tables(size: int | None = None, timeout: float = 300.0) -> str:
     for name in PAGE_FAMILIES:
         r = family_row("page", name, size, timeout)
         if "error" in r:
-            lines.append(f"{name[:42]:42s} {r['error']}")
+            yield (f"{name[:42]:42s} {r['error']}")
             continue
         (tf, of), (tc, oc) = r["fast"], r["careful"]
-        lines.append(f"{name[:42]:42s} {tf:8.2f} {of:10s} {tc:9.2f} {oc:10s}")
+        yield (f"{name[:42]:42s} {tf:8.2f} {of:10s} {tc:9.2f} {oc:10s}")
     short = {
         "math_spans": "spans",
         "math predicates on one line": "predic.",
@@ -736,7 +738,7 @@ def family_tables(size: int | None = None, timeout: float = 300.0) -> str:
         "minhash + decontamination n-grams": "mh+decon",
     }
     cols = [short.get(f, f[:8]) for f in TEXT_FUNCTIONS]
-    lines += [
+    yield from [
         "",
         f"adversarial document texts at {_size(size)}, seconds per function "
         f"({', '.join(f'{short.get(f, f)} = {f}' for f in TEXT_FUNCTIONS)})",
@@ -745,10 +747,9 @@ def family_tables(size: int | None = None, timeout: float = 300.0) -> str:
     for name in TEXT_FAMILIES:
         r = family_row("text", name, size, timeout)
         if "error" in r:
-            lines.append(f"{name[:30]:30s} {r['error']}")
+            yield (f"{name[:30]:30s} {r['error']}")
             continue
-        lines.append(f"{name[:30]:30s} " + " ".join(f"{r[f][0]:8.2f}" for f in TEXT_FUNCTIONS))
-    return "\n".join(lines)
+        yield (f"{name[:30]:30s} " + " ".join(f"{r[f][0]:8.2f}" for f in TEXT_FUNCTIONS))
 
 
 def all_inputs(work: Path, n_mib: int = BOMB_MIB) -> dict[str, tuple[Path, int]]:
@@ -775,7 +776,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     a = ap.parse_args(argv)
     if a.families_only:
-        print(family_tables(a.family_size or None), flush=True)
+        for line in family_tables(a.family_size or None):
+            print(line, flush=True)
         return 0
     work = a.out or Path(tempfile.mkdtemp(prefix="mathmine-reliability-"))
     try:
@@ -795,7 +797,9 @@ def main(argv: list[str] | None = None) -> int:
         rows += faults
         if not all(f["identical"] for f in faults):
             print("\nFAULT RUNS DIFFER from the undisturbed run")
-        print("\n" + family_tables(a.family_size or None), flush=True)
+        print()
+        for line in family_tables(a.family_size or None):
+            print(line, flush=True)
         lost = sum(r.get("lost", 0) for r in rows)
         print(f"\nlost records in total: {lost}")
         if a.json:

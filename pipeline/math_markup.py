@@ -32,7 +32,7 @@ from resiliparse.parse.html import HTMLTree, NodeType
 
 from pipeline.math_text import looks_like_prose, sub_formulas
 from pipeline.mathml import iter_children, mathml_to_latex
-from pipeline.text_scan import Find, next_pattern, next_substring
+from pipeline.text_scan import next_pattern, next_substring
 
 # One combined selector: lexbor walks the DOM once in C for all kinds.
 MATH_SELECTOR = ", ".join(
@@ -399,6 +399,7 @@ def count_asciimath(text: str) -> int:
 # Elements whose content is raw text (no tags inside, and no TeX of the page's prose).
 _RAW_TEXT_TAGS = ("script", "style", "textarea")
 _RAW_TEXT_END = {t: re.compile(rf"</{t}\s*>", re.I) for t in _RAW_TEXT_TAGS}
+_SPECIAL_FIRST = frozenset("sStT!")
 
 
 def split_markup(html: str) -> list[str]:
@@ -410,38 +411,35 @@ def split_markup(html: str) -> list[str]:
     ``<`` whose closer is missing (``<`` repeated inside an attribute value), quadratic.
     """
     pieces: list[str] = []
-    finders: dict[str, Find] = {}
-
-    def closer(key: str, start: int) -> int:
-        find = finders.get(key)
-        if find is None:
-            if key in _RAW_TEXT_END:
-                find = next_pattern(html, _RAW_TEXT_END[key])
-            else:
-                find = next_substring(html, key)
-            finders[key] = find
-        hit = find(start)
-        return -1 if hit is None else hit[1]
-
+    raw_end = {t: next_pattern(html, p) for t, p in _RAW_TEXT_END.items()}
+    comment_end = next_substring(html, "-->")
     last = pos = 0
+    # a tag ends at the next ">": found, it ends the piece (no rescan); missing after one "<",
+    # it is missing after every later "<" too
+    gt_left = True
     while True:
         lt = html.find("<", pos)
         if lt == -1:
             break
-        end = -1
-        head = html[lt + 1 : lt + 10].lower()
-        for tag in _RAW_TEXT_TAGS:
-            after = head[len(tag) : len(tag) + 1]
-            if head.startswith(tag) and not (after.isalnum() or after == "_"):
-                end = closer(tag, lt + 1 + len(tag))
-                break
-        if end == -1 and head.startswith("!--"):
-            end = closer("-->", lt + 4)
-        if end == -1:
-            end = closer(">", lt + 1)
-        if end == -1:
-            pos = lt + 1
-            continue
+        hit = None
+        if html[lt + 1 : lt + 2] in _SPECIAL_FIRST:  # most tags skip the checks below
+            head = html[lt + 1 : lt + 10].lower()
+            for tag in _RAW_TEXT_TAGS:
+                after = head[len(tag) : len(tag) + 1]
+                if head.startswith(tag) and not (after.isalnum() or after == "_"):
+                    hit = raw_end[tag](lt + 1 + len(tag))
+                    break
+            if hit is None and head.startswith("!--"):
+                hit = comment_end(lt + 4)
+        if hit is not None:
+            end = hit[1]
+        else:
+            gt = html.find(">", lt + 1) if gt_left else -1
+            if gt == -1:
+                gt_left = False
+                pos = lt + 1
+                continue
+            end = gt + 1
         pieces.append(html[last:lt])
         pieces.append(html[lt:end])
         last = pos = end
