@@ -70,8 +70,10 @@ PAGE_FAMILIES: dict[str, Family] = {
     "text: `` code spans": _in_p("``x`"),
     "text: runs of * and _": _in_p("*_"),
     # markup that a lazy tag regex rescans from (careful mode's markup split)
-    "attr: ><script in attributes": lambda n: _page(_fill("<b title='a><script x'>b</b>", n)),
-    "attr: ><!-- in attributes": lambda n: _page(_fill("<b title='a><!-- x'>b</b>", n)),
+    "attr: ><script in attributes": lambda n: _page(_fill("<span title='a><script x'>b</span>", n)),
+    "attr: ><!-- in attributes": lambda n: _page(_fill("<span title='a><!-- x'>b</span>", n)),
+    # trafilatura merges adjacent bold runs by concatenating into the first (careful mode)
+    "html: adjacent <b> elements": lambda n: _page(_fill("<b>b</b>", n)),
     # a page's own MathJax/KaTeX configuration (read from the raw HTML)
     "config: repeated inlineMath:[[": lambda n: _page(
         "", _config_script("MathJax.Hub.Config({tex2jax: {" + _fill("inlineMath:[[", n) + "}});")
@@ -89,17 +91,17 @@ PAGE_FAMILIES: dict[str, Family] = {
         _config_script("window.MathJax = {tex: {inlineMath: [['[m]', '[/m]']]}};"),
     ),
     "config: custom pairs, many": lambda n: _page(
-        "<p>" + _fill("[m] x ", n) + "</p>",
+        "<p>" + _fill("[m] x ", n // 2) + "</p>",
         _config_script(
             "MathJax = {tex: {inlineMath: ["
-            + ",".join(f"['[m{i}]', '[/m{i}]']" for i in range(n // 20))
+            + ",".join(f"['[m{i}]', '[/m{i}]']" for i in range(n // 60))
             + "]}};"
         ),
     ),
     # math markup rewritten in the DOM
     "markup: many <math> elements": lambda n: _page(_fill("<math><mi>x</mi></math> ", n)),
     "markup: deep <math> near the depth limit": lambda n: _page(
-        "<div>" * 900 + _fill("<math><mi>x</mi></math>", n) + "</div>" * 900
+        "<div>" * 900 + _fill("<math><mi>x</mi></math>", n - 12_000) + "</div>" * 900
     ),
     "markup: wide MathML": lambda n: _page(
         "<math><mrow>" + _fill("<msup><mi>x</mi><mn>2</mn></msup>", n) + "</mrow></math>"

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from pipeline.text_scan import Find, next_unescaped
+from pipeline.text_scan import Find, escaped, next_unescaped
 
 # Longest formula we accept per delimiter kind: an unclosed ``$`` in prose (a price) must not
 # swallow the rest of the page. Display math can be long (aligned derivations), inline rarely is.
@@ -197,22 +197,13 @@ def _inline_end(text: str, i: int) -> int:
     brace, or, with a space inside both dollars (``$ x = 1 $``), an equals sign. Code is the
     reason for that last condition: ``$a = $b`` in PHP or shell has a space on one side only.
     """
-    n = len(text)
-    if i + 1 >= n or text[i + 1] == "\n":
+    if i + 1 >= len(text) or text[i + 1] == "\n":
         return -1
-    limit = min(n, i + 1 + MAX_INLINE_CHARS)
-    j = i + 1
-    while j < limit:
-        c = text[j]
-        if c == "\\":
-            j += 2
-            continue
-        if c == "\n" and text.startswith("\n", j + 1):
-            return -1  # a blank line ends a paragraph; inline math never crosses one
-        if c == "$":
-            break
-        j += 1
-    else:
+    limit = i + 1 + MAX_INLINE_CHARS
+    j = text.find("$", i + 1, limit)
+    while j != -1 and escaped(text, j):
+        j = text.find("$", j + 1, limit)
+    if j == -1:
         return -1
     if text[j + 1 : j + 2].isdigit():
         return -1
