@@ -703,7 +703,8 @@ def family_row(kind: str, name: str, size: int, timeout: float) -> dict:
     except subprocess.TimeoutExpired:
         return {"family": name, "error": f"timeout after {timeout:.0f} s"}
     if proc.returncode != 0:
-        return {"family": name, "error": proc.stderr.strip().splitlines()[-1][:200]}
+        last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+        return {"family": name, "error": last[:200]}
     return {"family": name, **json.loads(proc.stdout.strip().splitlines()[-1])}
 
 
