@@ -1,7 +1,7 @@
 """Reliability table: every real WARC of tests/data/warc plus generated hostile inputs through
 ``mathmine extract``; prints, per input: records in, kept, dropped by reason, lost, time.
 
-    python -m benchmarks.reliability [--quick] [--out DIR] [--keep]
+    python -m benchmarks.reliability [--quick] [--out DIR] [--keep] [--families-only]
 
 "records in" is counted by an independent reader (warcio for the real files; by construction
 for the generated ones), "lost" = records in - kept - dropped, which must be 0 everywhere.
@@ -9,7 +9,9 @@ The hostile inputs are built here (``build_hostile_warcs``) and by tests/test_re
 100,000-deep nesting, a 50 MB page, binary bytes served as text/html, a page that declares one
 charset and is another, pathological input for the math regexes, and decompression bombs
 (HTTP bodies in gzip / deflate / br, and a WARC gzip member, that inflate past 1 GiB from
-about 1 MB or less on disk).
+about 1 MB or less on disk). Then the adversarial families of benchmarks/adversarial.py (one
+per construction that makes a scan of page or text super-linear) at the largest page the
+extractor accepts: seconds and outcome per family (``--families-only`` prints just that).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import tempfile
 import time
 import uuid
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -671,6 +674,97 @@ def _size(n: int) -> str:
     return f"{n / MiB:.1f} MB" if n >= MiB else f"{n / 1024:.0f} KB"
 
 
+# ------------------------------------------------------------------------------------------
+# Adversarial families (benchmarks/adversarial.py) at the largest page the extractor accepts:
+# pages through extract_text with the default config (its per-page cap on), texts through
+# every text-level function. Each family runs in its own interpreter with a timeout, so a
+# regression shows as "timeout" in the table instead of a stuck benchmark.
+
+_FAMILY_ONE = r"""
+import json, sys, time
+from benchmarks.adversarial import PAGE_FAMILIES, TEXT_FAMILIES, TEXT_FUNCTIONS
+kind, name, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+out = {}
+if kind == "page":
+    from pipeline.config import load_config
+    from pipeline.html_text import extract_text
+    cfg = load_config(None).extract
+    html = PAGE_FAMILIES[name](size)
+    assert len(html.encode()) <= cfg.max_page_bytes, len(html.encode())
+    for mode in ("fast", "careful"):
+        extract_text("<p>" + "warm up " * 50 + "</p>", mode=mode, config=cfg)  # first-use loads
+        t0 = time.perf_counter()
+        res = extract_text(html, mode=mode, config=cfg)
+        out[mode] = [time.perf_counter() - t0, getattr(res, "reason", "kept")]
+    out["chars"] = len(html)
+else:
+    text = TEXT_FAMILIES[name](size)
+    for fn_name, fn in TEXT_FUNCTIONS.items():
+        t0 = time.perf_counter()
+        fn(text)
+        out[fn_name] = [time.perf_counter() - t0, ""]
+    out["chars"] = len(text)
+print(json.dumps(out))
+"""
+
+
+def family_row(kind: str, name: str, size: int, timeout: float) -> dict:
+    cmd = [sys.executable, "-c", _FAMILY_ONE, kind, name, str(size)]
+    try:
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"family": name, "error": f"timeout after {timeout:.0f} s"}
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+        return {"family": name, "error": last[:200]}
+    return {"family": name, **json.loads(proc.stdout.strip().splitlines()[-1])}
+
+
+def family_tables(size: int | None = None, timeout: float = 300.0) -> Iterator[str]:
+    """The per-family tables, line by line as each family is measured: seconds (and the
+    outcome, for pages) at ``size`` characters."""
+    from benchmarks.adversarial import PAGE_FAMILIES, TEXT_FAMILIES, TEXT_FUNCTIONS
+    from pipeline.config import load_config
+
+    ecfg = load_config(None).extract
+    # the page around the family's content (head, prose) takes the rest of the byte limit
+    size = size or ecfg.max_page_bytes - 4096
+    yield from [
+        f"adversarial pages at {_size(size)} (extract.max_page_bytes = "
+        f"{_size(ecfg.max_page_bytes)}), default config: per-page cap {ecfg.page_timeout_s:g} s",
+        f"{'family':42s} {'fast s':>8s} {'outcome':10s} {'careful s':>9s} {'outcome':10s}",
+    ]
+    for name in PAGE_FAMILIES:
+        r = family_row("page", name, size, timeout)
+        if "error" in r:
+            yield (f"{name[:42]:42s} {r['error']}")
+            continue
+        (tf, of), (tc, oc) = r["fast"], r["careful"]
+        yield (f"{name[:42]:42s} {tf:8.2f} {of:10s} {tc:9.2f} {oc:10s}")
+    short = {
+        "math_spans": "spans",
+        "math predicates on one line": "predic.",
+        "clean_document (every rule)": "clean",
+        "page_line_hashes": "l.hashes",
+        "replace_pii": "pii",
+        "to_fasttext_line": "features",
+        "minhash + decontamination n-grams": "mh+decon",
+    }
+    cols = [short.get(f, f[:8]) for f in TEXT_FUNCTIONS]
+    yield from [
+        "",
+        f"adversarial document texts at {_size(size)}, seconds per function "
+        f"({', '.join(f'{short.get(f, f)} = {f}' for f in TEXT_FUNCTIONS)})",
+        f"{'family':30s} " + " ".join(f"{c:>8s}" for c in cols),
+    ]
+    for name in TEXT_FAMILIES:
+        r = family_row("text", name, size, timeout)
+        if "error" in r:
+            yield (f"{name[:30]:30s} {r['error']}")
+            continue
+        yield (f"{name[:30]:30s} " + " ".join(f"{r[f][0]:8.2f}" for f in TEXT_FUNCTIONS))
+
+
 def all_inputs(work: Path, n_mib: int = BOMB_MIB) -> dict[str, tuple[Path, int]]:
     inputs = {p.name: (p, count_records(p)) for p in sorted(WARC_DIR.glob("*.warc*.gz"))}
     inputs.update(build_hostile_warcs(work / "hostile", n_mib))
@@ -685,7 +779,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bomb-mib", type=int, default=BOMB_MIB, help="inflated size of the bombs")
     ap.add_argument("--json", action="store_true", help="print the rows as JSON too")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds for the extract run")
+    ap.add_argument(
+        "--families-only",
+        action="store_true",
+        help="print only the adversarial-family table (no WARC runs, no faults)",
+    )
+    ap.add_argument(
+        "--family-size", type=int, default=0, help="characters per family (default: the page limit)"
+    )
     a = ap.parse_args(argv)
+    if a.families_only:
+        for line in family_tables(a.family_size or None):
+            print(line, flush=True)
+        return 0
     work = a.out or Path(tempfile.mkdtemp(prefix="mathmine-reliability-"))
     try:
         t0 = time.perf_counter()
@@ -704,6 +810,9 @@ def main(argv: list[str] | None = None) -> int:
         rows += faults
         if not all(f["identical"] for f in faults):
             print("\nFAULT RUNS DIFFER from the undisturbed run")
+        print()
+        for line in family_tables(a.family_size or None):
+            print(line, flush=True)
         lost = sum(r.get("lost", 0) for r in rows)
         print(f"\nlost records in total: {lost}")
         if a.json:

@@ -11,23 +11,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from pipeline.math_text import count_formulas
+
 MAX_WORDS = 500  # the classifier reads 500 words of a doc: enough to decide, bounded cost per doc
 CHUNKS = 4  # ... taken as this many evenly spaced runs (skips a page's opening navigation)
 SCAN_FACTOR = 20  # ... from its first 20 x 500 words (bounds the split of a huge page)
 
 _LATEX_CMD = re.compile(r"\\[A-Za-z]+")
-# $..$, $$..$$, \(..\), \[..\] and environments: what the extractor writes for a formula
-_FORMULA = re.compile(
-    r"\$\$.+?\$\$|\$[^$\n]{1,400}?\$|\\\(.+?\\\)|\\\[.+?\\\]|\\begin\{(equation|align|gather|multline|eqnarray)\*?\}",
-    re.S,
-)
 # bucket edges for the formula-count token: 0, 1, 2-4, 5-19, 20+
 _BUCKETS = ((0, "0"), (1, "1"), (4, "2_4"), (19, "5_19"))
-
-
-def count_formulas(text: str) -> int:
-    """Formulas written as LaTeX in ``text`` (for texts that come without the extractor's count)."""
-    return sum(1 for _ in _FORMULA.finditer(text))
 
 
 def formula_bucket(n: int) -> str:
@@ -40,7 +32,8 @@ def formula_bucket(n: int) -> str:
 def markup_tokens(text: str, formulas: int = 0, math_markup: Iterable[str] = ()) -> list[str]:
     """Tokens describing the math the page carries, from the extractor and from the text itself.
 
-    The formula count is the larger of the extractor's and the text's own count, so seed texts
+    The formula count is the larger of the extractor's and the text's own count (both by
+    :func:`pipeline.math_text.count_formulas`, the one definition of a formula), so seed texts
     (no extractor metadata) and crawl docs get comparable tokens.
     """
     n = max(int(formulas or 0), count_formulas(text))

@@ -62,8 +62,8 @@ def process_record(
     if len(text) < ecfg.min_text_chars:
         return Dropped(R.EMPTY_TEXT, rec.url, rec.warc_offset, f"{len(text)} chars")
     # langid reads the first MAX_CHARS of prose; lid.176 reads TeX as noise and lowers the
-    # confidence of the prose around it, so formulas (the cleaning rules' definition: prices
-    # stay prose) are masked in a bounded head
+    # confidence of the prose around it, so formulas (pipeline.math_text's one definition:
+    # prices stay prose) are masked in a bounded head (the scan is linear, the slice bounds it)
     lang, lang_score = detect_language(mask_math(text[: 4 * LANGID_CHARS]))
     lap("langid")
     if ecfg.langs and (lang not in ecfg.langs or lang_score < ecfg.min_lang_score):

@@ -110,7 +110,8 @@ def _careful_text(html: str, url: str, placeholders: dict[str, str], deadline: f
     its lines that carry a missing formula after the last line both runs share.
     """
     text = _trafilatura(html, url, precision=True)
-    missing = [k for k in placeholders if k not in text]
+    present = set(_placeholders_in(text))  # one pass: `k in text` per formula was quadratic
+    missing = [k for k in placeholders if k not in present]
     if not missing or (deadline and time.monotonic() > deadline):
         return text
     wide = _trafilatura(html, url, precision=False)

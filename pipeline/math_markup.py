@@ -30,8 +30,9 @@ from urllib.parse import unquote, unquote_plus
 
 from resiliparse.parse.html import HTMLTree, NodeType
 
-from pipeline.math_text import sub_formulas
+from pipeline.math_text import looks_like_prose, sub_formulas
 from pipeline.mathml import iter_children, mathml_to_latex
+from pipeline.text_scan import next_pattern, next_substring
 
 # One combined selector: lexbor walks the DOM once in C for all kinds.
 MATH_SELECTOR = ", ".join(
@@ -92,15 +93,27 @@ _RENDERED_CLASSES = frozenset(
 
 TEX_ENCODINGS = ("application/x-tex", "application/x-latex", "tex", "latex", "text/x-tex")
 
-_DISPLAYSTYLE = re.compile(r"^\{\\displaystyle\s*(.*)\}$|^\\displaystyle\s*(.*)$", re.S)
-
 _STD_DELIMS = {("$", "$"), ("$$", "$$"), ("\\(", "\\)"), ("\\[", "\\]")}
-_CONFIG_BLOCK = re.compile(r"(inlineMath|displayMath)\s*:\s*(\[\s*\[.*?\]\s*\])", re.S)
-_JS_PAIR = re.compile(r"\[\s*(['\"])((?:\\.|(?!\1).)*)\1\s*,\s*(['\"])((?:\\.|(?!\3).)*)\3\s*\]")
+# A delimiter config is a few short pairs ([['$','$'], ['\\(','\\)']] is 25 characters): each
+# block is read from a bounded slice and only the first few blocks are read, so a page repeating
+# "inlineMath:[[" 100,000 times costs one pass (a lazy .*? to the closing ]] from every
+# repetition took 9 s on 104 KB, quadratic).
+_CONFIG_KEY = re.compile(r"(inlineMath|displayMath)\s*:\s*(\[)\s*\[")
+_CONFIG_END = re.compile(r"\]\s*\]")
+MAX_CONFIG_CHARS = 500
+MAX_CONFIG_BLOCKS = 16
+# At most this many non-standard pairs are rewritten (each costs a pass over the page's text);
+# real pages configure one or two.
+MAX_CUSTOM_PAIRS = 8
+# A JavaScript string literal of at most 40 characters, single- or double-quoted, with
+# escapes. Each alternative starts with its own character, so no input can be split two ways
+# (``(?:\\.|(?!\1).)*`` could, exponentially, on a run of backslashes).
+_JS_STR = r"""(?:'((?:\\.|[^'\\\n]){0,40})'|"((?:\\.|[^"\\\n]){0,40})")"""
+_JS_PAIR = re.compile(r"\[\s*" + _JS_STR + r"\s*,\s*" + _JS_STR + r"\s*\]")
 _KATEX_DELIM = re.compile(
-    r"\{\s*left\s*:\s*(['\"])((?:\\.|(?!\1).)*)\1\s*,\s*right\s*:\s*(['\"])((?:\\.|(?!\3).)*)\3"
-    r"\s*,\s*display\s*:\s*(true|false)",
-)
+    r"\{\s*left\s*:\s*" + _JS_STR + r"\s*,\s*right\s*:\s*" + _JS_STR
+    + r"\s*,\s*display\s*:\s*(true|false)"
+)  # fmt: skip
 
 
 @dataclass
@@ -128,7 +141,10 @@ class MathResult:
 
 
 def restore_placeholders(text: str, placeholders: dict[str, str]) -> str:
-    """Put the LaTeX back where :func:`rewrite_math` (protect=True) left placeholder words."""
+    """Put the LaTeX back where :func:`rewrite_math` (protect=True) left placeholder words,
+    and the backslashes :func:`protect_raw_tex` hid."""
+    if _ESC in text:
+        text = _DECODE.sub(lambda m: "\\" if m.group(1) == "b" else _ESC, text)
     if not placeholders:
         return text
     return PLACEHOLDER.sub(lambda m: placeholders.get(m.group(0), m.group(0)), text)
@@ -142,19 +158,36 @@ def _js_unescape(s: str) -> str:
     return re.sub(r"\\(.)", r"\1", s)
 
 
+def _js_pair(m: re.Match, first: int) -> tuple[str, str]:
+    """The two string literals of a pair matched by _JS_PAIR/_KATEX_DELIM, unescaped."""
+    left = m.group(first) if m.group(first) is not None else m.group(first + 1)
+    right = m.group(first + 2) if m.group(first + 2) is not None else m.group(first + 3)
+    return _js_unescape(left), _js_unescape(right)
+
+
 def page_delimiters(html: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(inline, display) delimiter pairs a page configures for MathJax or KaTeX auto-render."""
     inline: list[tuple[str, str]] = []
     display: list[tuple[str, str]] = []
     if "inlineMath" not in html and "displayMath" not in html and "delimiters" not in html:
         return inline, display
-    for m in _CONFIG_BLOCK.finditer(html):
+    pos = 0
+    for _ in range(MAX_CONFIG_BLOCKS):
+        m = _CONFIG_KEY.search(html, pos)
+        if m is None:
+            break
+        pos = m.end()
+        end = _CONFIG_END.search(html, m.end(), m.end() + MAX_CONFIG_CHARS)
+        if end is None:
+            continue
         target = inline if m.group(1) == "inlineMath" else display
-        for p in _JS_PAIR.finditer(m.group(2)):
-            target.append((_js_unescape(p.group(2)), _js_unescape(p.group(4))))
-    for m in _KATEX_DELIM.finditer(html):
-        target = display if m.group(5) == "true" else inline
-        target.append((_js_unescape(m.group(2)), _js_unescape(m.group(4))))
+        block = html[m.start(2) : end.end()]
+        target.extend(_js_pair(p, 1) for p in _JS_PAIR.finditer(block))
+        pos = end.end()
+    for k, m in enumerate(_KATEX_DELIM.finditer(html)):
+        if k == MAX_CONFIG_BLOCKS * 4:
+            break
+        (display if m.group(5) == "true" else inline).append(_js_pair(m, 1))
     return inline, display
 
 
@@ -163,23 +196,45 @@ def _classes(node) -> set[str]:
     return set((c or "").split())
 
 
-def _attached(node, root) -> bool:
-    """Whether ``node`` is still in the document (an ancestor may have been replaced)."""
+def _attached(node, root, known: set) -> bool:
+    """Whether ``node`` is still in the document (an ancestor may have been replaced).
+
+    ``known`` holds nodes found attached by earlier calls of this rewrite. They stay attached:
+    the nodes are visited in document order and only a visited node is replaced, and an
+    ancestor comes before its descendants, so a later replacement is never an ancestor of an
+    earlier node. Each walk stops at the first known node: the walks cost the size of the DOM
+    in total, not (math nodes) x (depth), which was 13 s for 4,000 formulas 900 levels deep.
+    """
+    path = []
     n = node
-    for _ in range(10_000):
+    for _ in range(100_000):
+        if n in known:
+            break
+        path.append(n)
         p = n.parent
         if p is None:
-            return n == root
+            if n != root:
+                return False
+            break
         n = p
-    return False
+    else:
+        return False
+    known.update(path)
+    return True
 
 
 def _strip_displaystyle(tex: str) -> str:
+    """``{\\displaystyle x}`` or ``\\displaystyle x`` (Wikipedia's alttext) -> ``x``.
+
+    String tests, not a regex: ``^\\{\\displaystyle\\s*(.*)\\}$`` backtracks over every split
+    of a run of spaces when the closing brace is missing (quadratic).
+    """
     tex = tex.strip()
-    m = _DISPLAYSTYLE.match(tex)
-    if m:
-        tex = (m.group(1) if m.group(1) is not None else m.group(2)).strip()
-    return tex
+    if tex.startswith("{\\displaystyle") and tex.endswith("}"):
+        tex = tex[len("{\\displaystyle") : -1]
+    elif tex.startswith("\\displaystyle"):
+        tex = tex[len("\\displaystyle") :]
+    return tex.strip()
 
 
 def _math_tex(math) -> tuple[str, bool]:
@@ -219,7 +274,9 @@ def _img_tex(img) -> str:
             tex,
         )
     alt = (img.getattr("alt") or "").strip()
-    if not tex:
+    if not tex and not looks_like_prose(alt):
+        # the alt of a figure drawn with LaTeX (PreTeXt's generated/latex-image/*.svg) is a
+        # description, not the TeX of a formula
         tex = alt
     tex = tex.strip()
     if len(tex) >= 2 and tex[0] == tex[-1] == "$":
@@ -266,27 +323,56 @@ def _next_element(node):
     return n
 
 
+def sub_delimited(text: str, left: str, right: str, repl) -> tuple[str, int]:
+    """``text`` with each ``left..right`` (shortest, non-empty body) replaced by
+    ``repl(body)``, and how many were replaced.
+
+    What ``re.escape(left) + "(.+?)" + re.escape(right)`` with DOTALL finds, in one pass: that
+    regex rescans the rest of the text from every opener when the closer is missing (a page
+    repeating its own opener ``[m]`` over 60 KB took 17 s). Here, once no closer follows an
+    opener, none follows a later one either, and the scan stops.
+    """
+    out: list[str] = []
+    last = k = 0
+    while True:
+        a = text.find(left, last)
+        if a == -1:
+            break
+        c = text.find(right, a + len(left) + 1)
+        if c == -1:
+            break
+        out.append(text[last:a])
+        out.append(repl(text[a + len(left) : c]))
+        k += 1
+        last = c + len(right)
+    if not k:
+        return text, 0
+    out.append(text[last:])
+    return "".join(out), k
+
+
 def _rewrite_custom_delims(
-    tree: HTMLTree, pairs: list[tuple[str, str, bool]], res: MathResult
+    tree: HTMLTree, pairs: list[tuple[str, str, bool]], res: MathResult, deadline: float = 0.0
 ) -> int:
     """Rewrite text written with a page's non-standard delimiters to $..$ / $$..$$."""
-    pats = [
-        (re.compile(re.escape(lft) + r"(.+?)" + re.escape(rgt), re.S), disp)
-        for lft, rgt, disp in pairs
-    ]
     n_found = 0
     body = tree.body
     if body is None:
         return 0
     # iterative walk over text nodes (no recursion: DOM depth is attacker-controlled)
     stack = [body]
+    visited = 0
     while stack:
+        visited += 1
+        if deadline and visited % 256 == 0 and time.monotonic() > deadline:
+            res.timed_out = True
+            return n_found
         node = stack.pop()
         if node.type == NodeType.TEXT:
             t = node.text
             new = t
-            for pat, disp in pats:
-                new, k = pat.subn(lambda m, d=disp: res.emit(m.group(1), d), new)
+            for lft, rgt, disp in pairs:
+                new, k = sub_delimited(new, lft, rgt, lambda body, d=disp: res.emit(body, d))
                 n_found += k
             if new != t:
                 node.parent.replace_child(tree.create_text_node(new), node)
@@ -310,32 +396,95 @@ def count_asciimath(text: str) -> int:
     return len(_ASCIIMATH_SPAN.findall(text))
 
 
-_MARKUP_SPLIT = re.compile(
-    r"(<script\b.*?</script\s*>|<style\b.*?</style\s*>|<textarea\b.*?</textarea\s*>"
-    r"|<!--.*?-->|<[^>]*>)",
-    re.S | re.I,
-)
+# Elements whose content is raw text (no tags inside, and no TeX of the page's prose).
+_RAW_TEXT_TAGS = ("script", "style", "textarea")
+_RAW_TEXT_END = {t: re.compile(rf"</{t}\s*>", re.I) for t in _RAW_TEXT_TAGS}
+_SPECIAL_FIRST = frozenset("sStT!")
+
+
+def split_markup(html: str) -> list[str]:
+    """``[text, markup, text, markup, ..., text]`` of serialized HTML: markup is a tag, a
+    comment, or a whole script/style/textarea element.
+
+    The same pieces as ``re.split`` on ``(<script\\b.*?</script\\s*>|...|<!--.*?-->|<[^>]*>)``
+    with IGNORECASE and DOTALL, in one pass: the regex rescans to the end of the page from every
+    ``<`` whose closer is missing (``<`` repeated inside an attribute value), quadratic.
+    """
+    pieces: list[str] = []
+    raw_end = {t: next_pattern(html, p) for t, p in _RAW_TEXT_END.items()}
+    comment_end = next_substring(html, "-->")
+    last = pos = 0
+    # a tag ends at the next ">": found, it ends the piece (no rescan); missing after one "<",
+    # it is missing after every later "<" too
+    gt_left = True
+    while True:
+        lt = html.find("<", pos)
+        if lt == -1:
+            break
+        hit = None
+        if html[lt + 1 : lt + 2] in _SPECIAL_FIRST:  # most tags skip the checks below
+            head = html[lt + 1 : lt + 10].lower()
+            for tag in _RAW_TEXT_TAGS:
+                after = head[len(tag) : len(tag) + 1]
+                if head.startswith(tag) and not (after.isalnum() or after == "_"):
+                    hit = raw_end[tag](lt + 1 + len(tag))
+                    break
+            if hit is None and head.startswith("!--"):
+                hit = comment_end(lt + 4)
+        if hit is not None:
+            end = hit[1]
+        else:
+            gt = html.find(">", lt + 1) if gt_left else -1
+            if gt == -1:
+                gt_left = False
+                pos = lt + 1
+                continue
+            end = gt + 1
+        pieces.append(html[last:lt])
+        pieces.append(html[lt:end])
+        last = pos = end
+    pieces.append(html[last:])
+    return pieces
+
+
+# Backslashes of the page's prose (TeX is in placeholders by then) are hidden from trafilatura
+# as two characters: its Markdown output rescans with lazy regexes of its own, quadratic on
+# backslash text: ``\\(..\\)`` with ``.+?`` from every ``\\(`` without a closer (100 KB: 27 s), and
+# ``\\*`` before each special character from every backslash of a long run (100 KB: 7 s).
+# A private-use character is the escape: "\ue000b" is a backslash, "\ue000s" the character itself
+# (a page may contain it), decoded by restore_placeholders.
+_ESC = "\ue000"
+_DECODE = re.compile(_ESC + "([bs])")
+
+
+def _hide_backslashes(text: str) -> str:
+    if _ESC in text:
+        text = text.replace(_ESC, _ESC + "s")
+    return text.replace("\\", _ESC + "b")
 
 
 def protect_raw_tex(serialized: str, res: MathResult) -> str:
     """Replace TeX already written in the text ($..$, \\(..\\), ...) of serialized HTML by
-    placeholders (restored verbatim by :func:`restore_placeholders`).
+    placeholders (restored verbatim by :func:`restore_placeholders`), and hide the backslashes
+    of the rest from trafilatura.
 
     Works on the serialized DOM, text between tags only (scripts, styles, comments and tags
-    are skipped: jQuery's ``$(...)`` is not math). A regex split is ~100x cheaper than
+    are skipped: jQuery's ``$(...)`` is not math). Splitting the string is ~100x cheaper than
     walking resiliparse text nodes from Python.
     """
-    pieces = _MARKUP_SPLIT.split(serialized)
+    pieces = split_markup(serialized)
     changed = False
     for i in range(0, len(pieces), 2):
         t = pieces[i]
-        if not t or ("$" not in t and "\\" not in t and "`" not in t):
+        if not t or ("$" not in t and "\\" not in t and "`" not in t and _ESC not in t):
             continue
         new = t
         if "$" in t or "\\" in t:
             new = sub_formulas(new, lambda f: res.placeholder(htmllib.unescape(f)))
         if res.asciimath and "`" in new:
             new = _ASCIIMATH_SPAN.sub(lambda m: res.placeholder(htmllib.unescape(m.group(0))), new)
+        if "\\" in new or _ESC in new:
+            new = _hide_backslashes(new)
         if new is not t:
             pieces[i] = new
             changed = True
@@ -402,16 +551,19 @@ def _rewrite_markup(tree: HTMLTree, html: str, deadline: float, res: MathResult)
         res.kinds.add("mathjax_config")
         custom = [(a, b, False) for a, b in inline if (a, b) not in _STD_DELIMS]
         custom += [(a, b, True) for a, b in display if (a, b) not in _STD_DELIMS]
-        custom = [c for c in custom if c[0] and c[1]]
+        custom = list(dict.fromkeys(c for c in custom if c[0] and c[1]))[:MAX_CUSTOM_PAIRS]
         if custom:
-            res.formulas += _rewrite_custom_delims(tree, custom, res)
+            res.formulas += _rewrite_custom_delims(tree, custom, res, deadline)
+            if res.timed_out:
+                return
     found = doc.query_selector_all(MATH_SELECTOR)
     nodes = found[0 : len(found)]  # one tuple: iterating the collection itself is quadratic
+    attached: set = set()
     for i, node in enumerate(nodes):
         if deadline and i % 64 == 0 and time.monotonic() > deadline:
             res.timed_out = True
             return
-        if not _attached(node, doc):
+        if not _attached(node, doc, attached):
             continue
         tag = node.tag.lower()
         cls = _classes(node)

@@ -31,6 +31,7 @@ from pipeline.math_text import (
     has_arithmetic,
     has_number_sequence,
     has_tex_command,
+    is_math_label,
     is_worked_step,
     math_spans,
 )
@@ -587,21 +588,6 @@ def line_hash(text: str) -> int:
     """Signed 64-bit hash of a line's normal form (a Spark LongType)."""
     d = hashlib.blake2b(line_key(text).encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(d, "big", signed=True)
-
-
-# Structure labels of mathematical text: they recur on every page of a textbook site (and
-# normalise to one key, numbers being 0), but "Proof." or "Example 1.2.3." carries meaning for
-# the text that follows, unlike a menu; so cross-page boilerplate removal keeps them.
-_MATH_LABEL = re.compile(
-    r"^\s*(?:\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)]|"
-    r"(?:Proof|Solution|Hint|Answer|Example|Exercise|Theorem|Lemma|Definition|Corollary|"
-    r"Proposition|Remark|Note|Problem|Claim|Conjecture|Checkpoint|Activity|Investigate)s?"
-    r"(?:\s+[\dA-Z]+(?:\.\d+)*)?\s*(?:\(.{0,60}\))?\s*[.:!]?)\s*$"
-)
-
-
-def is_math_label(text: str) -> bool:
-    return bool(_MATH_LABEL.match(text))
 
 
 def _may_be_boilerplate(ln: Line) -> bool:

@@ -5,10 +5,8 @@ Every cleaning rule looks at text through :func:`math_spans`: what sits inside `
 Formulas are not symbols, their newlines do not split lines, and a line made only of formulas
 is a *formula line* that no line rule may call short or unpunctuated.
 
-The scanner is a single left-to-right pass over the text (no regular expression with nested
-quantifiers, so no catastrophic backtracking): each opener looks for its closer in a window of
-bounded size, and the position of the next closer of each kind is cached, so the total work is
-linear in the text length.
+Formulas are found by :func:`pipeline.math_text.math_spans` (the project's one definition),
+in time linear in the text.
 """
 
 from __future__ import annotations

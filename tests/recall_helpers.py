@@ -42,8 +42,8 @@ def build_docs(run_dir: Path) -> list[dict]:
     import pyarrow.parquet as pq
 
     from classifiers.domains import domain_of
-    from classifiers.features import count_formulas
     from classifiers.seeds import load_heldout
+    from pipeline.math_text import count_formulas
     from pipeline.records import doc_id
 
     rows = load_heldout()

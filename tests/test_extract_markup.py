@@ -3,18 +3,24 @@ images, and the rewrite's edge cases (adjacent formulas, MathJax v3 data-latex, 
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 from resiliparse.parse.html import HTMLTree
 
 from pipeline.html_text import Extraction, extract_text
 from pipeline.math_markup import (
+    MAX_CONFIG_CHARS,
     has_math_markup,
     page_delimiters,
     protect_raw_tex,
     restore_placeholders,
     rewrite_math,
+    split_markup,
+    sub_delimited,
 )
-from pipeline.math_text import count_formulas, iter_formulas
+from pipeline.math_text import count_formulas, formulas
 from pipeline.mathml import mathml_to_latex
 
 PROSE = "<p>" + "Ordinary prose about a theorem and its proof, written for students. " * 6 + "</p>"
@@ -62,7 +68,7 @@ def test_mathml_hostile_nesting_is_bounded():
 def test_count_formulas_ignores_prices():
     text = "It costs $5 and $10, but $x^2$ and $$y$$ and \\(z\\) and \\[w\\] are math."
     assert count_formulas(text) == 4
-    assert iter_formulas(text) == ["x^2", "y", "z", "w"]
+    assert formulas(text) == ["$x^2$", "$$y$$", "\\(z\\)", "\\[w\\]"]
     assert count_formulas("\\begin{align} a &= b \\end{align}") == 1
 
 
@@ -159,3 +165,81 @@ def test_careful_keeps_lists_code_and_tables_readable():
     assert "- second item $x_1$ here" in text  # list kept, TeX not escaped
     assert "def f(x_1):\n    return x_1 * 2" in text  # code kept verbatim, indentation too
     assert "| n | n squared |" in text and "| 2 | 4 |" in text
+
+
+# --- the linear scans of math_markup find what the regexes they replaced found -------------------
+
+OLD_MARKUP_SPLIT = re.compile(
+    r"(<script\b.*?</script\s*>|<style\b.*?</style\s*>|<textarea\b.*?</textarea\s*>"
+    r"|<!--.*?-->|<[^>]*>)",
+    re.S | re.I,
+)
+HTML_PIECES = ["<", ">", "<p>", "</p>", "<script>", "</script>", "<SCRIPT x>", "</script >",
+               "<scripts>", "<style>", "</style>", "<textarea>", "</textarea>", "<!--", "-->",
+               "a", " ", "$x$", "\n", "<b title='a><script'>"]  # fmt: skip
+
+
+def test_split_markup_is_the_regex_split():
+    rnd = random.Random(11)
+    for _ in range(4000):
+        html = "".join(rnd.choice(HTML_PIECES) for _ in range(rnd.randint(0, 25)))
+        assert split_markup(html) == OLD_MARKUP_SPLIT.split(html), repr(html)
+
+
+def test_sub_delimited_is_the_lazy_regex():
+    rnd = random.Random(5)
+    for left, right in [("[m]", "[/m]"), ("@@", "@@"), ("<<", ">>"), ("[", "]")]:
+        pat = re.compile(re.escape(left) + r"(.+?)" + re.escape(right), re.S)
+        units = [left, right, "x", " ", "\n", "[", "m", "]", "@", "<", ">"]
+        for _ in range(1500):
+            t = "".join(rnd.choice(units) for _ in range(rnd.randint(0, 20)))
+            assert sub_delimited(t, left, right, lambda b: f"<{b}>") == pat.subn(
+                lambda m: f"<{m.group(1)}>", t
+            ), (left, t)
+
+
+def test_page_delimiters_reads_quotes_escapes_and_bounded_blocks():
+    cfg = """MathJax = {tex: {inlineMath: [["\\\\(", "\\\\)"], ['[m]', '[/m]'], ['it\\'s', "x"]],
+             displayMath: [ [ '$$' , '$$' ] ]}};"""
+    assert page_delimiters(cfg) == (
+        [("\\(", "\\)"), ("[m]", "[/m]"), ("it's", "x")],
+        [("$$", "$$")],
+    )
+    # a block is read within MAX_CONFIG_CHARS of its key, and only the first blocks are read
+    far = "inlineMath: [[" + " " * MAX_CONFIG_CHARS + "['a','b']]"
+    assert page_delimiters(far) == ([], [])
+    junk = "inlineMath:[[" * 100 + "]] inlineMath: [['[m]','[/m]']]"
+    assert page_delimiters(junk) == ([], [])
+
+
+def test_displaystyle_is_stripped():
+    from pipeline.math_markup import _strip_displaystyle
+
+    assert _strip_displaystyle(" {\\displaystyle  x^2 } ") == "x^2"
+    assert _strip_displaystyle("\\displaystyle x") == "x"
+    assert _strip_displaystyle("{\\displaystyle x") == "{\\displaystyle x"
+    assert _strip_displaystyle("{\\displaystyle" + " " * 100_000 + "x").endswith("x")
+
+
+def test_careful_keeps_the_prose_backslashes_verbatim():
+    """Backslashes of prose are hidden from trafilatura's Markdown regexes and come back as the
+    page wrote them, a private-use character of the page included."""
+    html = (
+        f"<html><body>{PROSE}<p>A stray \\( opener, C:\\dir\\bfile, a \\*star, \ue000b and "
+        f"\ue000s raw, then \\(x^2\\) and \\[y\\].</p>{PROSE}</body></html>"
+    )
+    text = extract_text(html, mode="careful").text
+    assert (
+        "A stray \\( opener, C:\\dir\\bfile, a \\*star, \ue000b and \ue000s raw, "
+        "then \\(x^2\\) and \\[y\\]." in text
+    )
+
+
+def test_a_figure_drawn_with_latex_is_not_a_formula():
+    page = (
+        f"<html><body>{PROSE}<p><img src='generated/latex-image/dots.svg' alt='Five equally "
+        "spaced dots in a vertical line'> and <img class='latex' src='x.png' alt='x^2+1'></p>"
+        f"{PROSE}</body></html>"
+    )
+    res = extract_text(page)
+    assert formulas(res.text) == ["$x^2+1$"] and res.formulas == 1

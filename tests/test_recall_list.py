@@ -6,10 +6,10 @@ import dataclasses
 import json
 
 from classifiers.domains import domain_of
-from classifiers.features import count_formulas
 from classifiers.recall_loop import ListCorpus, run_loop
 from classifiers.seeds import load_bundled_negatives, load_bundled_seeds, load_heldout
 from pipeline.config import RecallConfig
+from pipeline.math_text import count_formulas
 
 CFG = RecallConfig(dim=64, bucket=100_000, threads=2, max_positives=400, max_negatives=400)
 
