@@ -124,7 +124,7 @@ class Checkpoints:
     """Cuts the lineage of the iterative steps (every connected-components round, the edges).
 
     On a cluster the checkpoints are reliable: written to ``directory`` (``dedup.checkpoint_dir``,
-    or the output folder's ``_checkpoints/dedup``: storage every executor can reach, since the
+    or the output folder's ``_checkpoints/``: storage every executor can reach, since the
     stage writes its output there), so losing an executor (a spot node, dynamic allocation)
     costs a re-read, not the job; ``localCheckpoint`` keeps blocks on the executors and cannot
     recompute them once the lineage is cut. In local mode with no directory set, executors live
@@ -132,9 +132,10 @@ class Checkpoints:
     safe and skips a disk write per round.
     """
 
-    def __init__(self, spark, directory: str = ""):
+    def __init__(self, spark, directory: str = "", owned: bool = False):
         self.spark = spark
         self.directory = directory
+        self.owned = owned  # the folder is ours (in the output): removed whole afterwards
         if directory:
             spark.sparkContext.setCheckpointDir(directory)
 
@@ -144,7 +145,7 @@ class Checkpoints:
             return cls(spark, cfg.checkpoint_dir)
         if spark.sparkContext.master.startswith("local") or out is None:
             return cls(spark)
-        return cls(spark, out.uri("_checkpoints", STAGE))
+        return cls(spark, out.uri("_checkpoints"), owned=True)
 
     def __call__(self, df):
         return df.checkpoint(eager=True) if self.directory else df.localCheckpoint(eager=True)
@@ -153,14 +154,14 @@ class Checkpoints:
         return f"reliable: {self.directory}" if self.directory else "local"
 
     def remove(self) -> None:
-        """Delete this stage's checkpoint files (Spark's own sub-folder of ``directory``:
-        other files in a shared scratch folder are left alone)."""
+        """Delete this stage's checkpoint files: the whole folder when it is ours, else only
+        Spark's own sub-folder of it (other files in a shared scratch folder stay)."""
         if not self.directory:
             return
         sc = self.spark.sparkContext
         where = sc._jsc.sc().getCheckpointDir()
-        if where.isDefined():
-            path = sc._jvm.org.apache.hadoop.fs.Path(where.get())
+        if self.owned or where.isDefined():
+            path = sc._jvm.org.apache.hadoop.fs.Path(self.directory if self.owned else where.get())
             path.getFileSystem(sc._jsc.hadoopConfiguration()).delete(path, True)
 
 

@@ -101,10 +101,10 @@ class DedupConfig:
     # > 0: choose bands x rows by datasketch's weighted error instead; 0 = 0.5 without
     # verify_jaccard (unverified candidates are links: false positives cost precision)
     fn_weight: float = 0.0
-    # a bucket member not yet connected to another is verified against up to this many
-    # members on each side of it (id order): exact for buckets of <= window + 1 members
+    # bucket members still in different components after the star round are verified when
+    # at most this many places apart (id order): exact for buckets of <= window + 1 members
     bucket_window: int = 50
-    checkpoint_dir: str = ""  # '' = localCheckpoint in local mode, else <out>/_checkpoints/dedup
+    checkpoint_dir: str = ""  # '' = localCheckpoint in local mode, else <out>/_checkpoints
     max_cc_iterations: int = 30
     previous_runs: tuple[str, ...] = ()
 
