@@ -436,8 +436,8 @@ def banding_rule(cfg: DedupConfig) -> str:
         return "set in the config"
     if cfg.verify_jaccard and not cfg.fn_weight:
         return (
-            f"the fewest candidates with P >= {cfg.recall_at_threshold} at J = {cfg.threshold} "
-            "(dedup.recall_at_threshold; candidates are verified by exact Jaccard)"
+            f"the fewest candidates with P >= {cfg.recall_at_threshold} at J = {cfg.threshold}, "
+            "dedup.recall_at_threshold: candidates are verified by exact Jaccard"
         )
     return f"datasketch's weighted error, false-negative weight {lsh_fn_weight(cfg)}"
 

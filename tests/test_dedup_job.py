@@ -306,3 +306,16 @@ def test_cli_dedup_plan_and_errors(spark, pages, tmp_path, capsys):
     assert sum(r["keep"] for r in got.values()) == 5
     report = json.loads((tmp_path / "o" / "dedup_report.json").read_text())
     assert report["exact_text_removed"] == 1 and report["docs_in"] == 6
+
+
+def test_plan_states_the_banding_and_its_s_curve(capsys):
+    from jobs.cli import main
+
+    assert main(["dedup", "--plan"]) == 0
+    out = capsys.readouterr().out
+    assert "bands x rows = 15 x 7" in out and "recall_at_threshold" in out
+    assert "J=0.80  P=0.9707" in out and "J=0.50  P=0.1110" in out
+    assert "within 50 places" in out
+    assert main(["dedup", "--plan", "--set", "dedup.fn_weight=0.9"]) == 0
+    out = capsys.readouterr().out
+    assert "bands x rows = 14 x 9" in out and "J=0.80  P=0.867" in out
