@@ -1,29 +1,44 @@
-"""Dedup benchmark: near-duplicate quality, signature speed, and scale through `mathmine dedup`.
+"""Dedup benchmark: near-duplicate recall at the threshold, signature speed, and scale.
 
   python -m benchmarks.bench_dedup [--quality] [--speed] [--scale 100000,300000] [--million]
+                                   [--data DIR] [--no-spark]
 
 With no section flag all three run (scale at 100k and 300k docs; --million adds 1M).
 
-Quality: a labelled set built from the real page texts in tests/data/dedup (base pages that are
-not near each other, plus derived copies with known word edit rates); ground truth is the exact
-Jaccard of the 5-word shingle sets of every pair inside a family (pairs across families are far
-below 0.8 because the base pages were chosen pairwise J < 0.3 and copies edit at most 20%).
-Pairs with J >= threshold are the positives; reported for mathmine's LSH (candidates alone,
-after the signature estimate filter, after exact verification) and datasketch's MinHashLSH
-beside it.
+Quality: labelled near-duplicate sets built from real text by ``benchmarks/dedup_sets.py``
+(sentence deletions and insertions, boilerplate changes, partial copies, rewording,
+reformatting; ground truth is the exact Jaccard of dedup's own shingles). ``dev-web`` (the
+repo's real page texts) is the set the defaults were chosen on; ``test-stackmath`` and
+``test-planetmath`` (real math text from the team's data folder: ``--data DIR`` or
+``MATHMINE_BENCH_DATA``) were not looked at while choosing. For each set and for the old banding
+(14 x 9) beside the new default, in the same run:
+
+- LSH alone: candidate pairs (every pair sharing a bucket) and the share of the J >= threshold pairs
+  that are among them, per J bin;
+- ``dedup_frame`` in Spark local mode (the code ``mathmine dedup`` runs), with the candidate
+  pairs it verified and seconds: recall = J >= threshold pairs whose two docs end in one
+  cluster (per J bin); precision = removed docs that have a J >= threshold partner in their
+  cluster; to-kept = removed docs within the threshold of the doc kept for them; cluster-pair
+  precision = pairs put in one cluster that have J >= threshold. The last two are below 1
+  whatever the banding: connected components join copies of copies (A~B~C with A, C apart),
+  as designed.
+datasketch's MinHashLSH at its default weights is shown beside them (candidates + exact
+verification).
 
 Speed: signatures per second on one core on the real page texts, shingling included, against
 datasketch ``MinHash.update_batch`` on the same shingles, in the same run.
 
 Scale: synthetic documents made of windows of real page text with planted exact-URL, exact-text
 and near duplicates, through ``mathmine dedup`` on local[2] with a fixed driver memory; wall
-time and peak RSS of the whole process tree (driver JVM + Python workers) for each size.
+time and peak RSS of the whole process tree (driver JVM + Python workers) for each size; the
+first size also with the old banding, for the cost of the extra candidates at scale.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import itertools
 import json
 import os
@@ -38,11 +53,13 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import dedup_sets as S
 from pipeline import minhash as M
 from pipeline.config import DedupConfig
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "dedup"
-EDIT_RATES = (0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.2)
+OLD_BANDING = (14, 9)  # before issue 15: datasketch's criterion with false-negative weight 0.9
+BIN_EDGES = (0.8, 0.85, 0.9, 0.95, 1.0)
 
 
 def load_pages(min_words: int = 0) -> list[str]:
@@ -60,36 +77,16 @@ def edit_words(text: str, rate: float, rng: random.Random) -> str:
 # --- quality ---------------------------------------------------------------------------------
 
 
-def build_labelled_set(cfg: DedupConfig, n_base: int, seed: int = 1):
-    rng = random.Random(seed)
-    pages = load_pages(min_words=150)
-    rng.shuffle(pages)
-    sets = []
-    base = []
-    for p in pages:  # greedy: keep pages that are not near any kept one
-        s = set(M.shingle_set(p, cfg).tolist())
-        if all(len(s & t) / len(s | t) < 0.3 for t in sets):
-            base.append(p)
-            sets.append(s)
-        if len(base) == n_base:
-            break
-    docs, family = [], []
-    for f, p in enumerate(base):
-        docs.append(p)
-        family.append(f)
-        for rate in EDIT_RATES:
-            docs.append(edit_words(p, rate, rng))
-            family.append(f)
-    shingles = [set(M.shingle_set(d, cfg).tolist()) for d in docs]
-    truth = {}
-    members = defaultdict(list)
-    for i, f in enumerate(family):
-        members[f].append(i)
-    for idx in members.values():
-        for a, b in itertools.combinations(idx, 2):
-            sa, sb = shingles[a], shingles[b]
-            truth[(a, b)] = len(sa & sb) / len(sa | sb)
-    return docs, shingles, truth
+def load_sets(cfg: DedupConfig, data: Path | None, n_base: int) -> list[S.NearDupSet]:
+    sources = [("dev-web", S.load_dev_web)]
+    if data is not None:
+        sources += [
+            ("test-stackmath", lambda: S.load_stackmath(data)),
+            ("test-planetmath", lambda: S.load_planetmath(data)),
+        ]
+    else:
+        print("  test sets skipped: pass --data DIR or set MATHMINE_BENCH_DATA (math-seeds/)")
+    return [S.build_set(name, load(), cfg, n_base) for name, load in sources]
 
 
 def lsh_pairs(band_keys: np.ndarray) -> set[tuple[int, int]]:
@@ -104,100 +101,202 @@ def lsh_pairs(band_keys: np.ndarray) -> set[tuple[int, int]]:
     return pairs
 
 
-def score(found: set, truth: dict, threshold: float) -> dict:
-    positives = {p for p, j in truth.items() if j >= threshold}
-    tp = len(found & positives)
+def bin_recall(found: set, truth: dict, threshold: float) -> list[tuple[int, int]]:
+    """(found, total) of the J >= threshold pairs in each bin of BIN_EDGES."""
+    edges = (threshold,) + tuple(e for e in BIN_EDGES if e > threshold)
+    out = []
+    for lo, hi in zip(edges, edges[1:]):
+        last = hi >= 1.0
+        ps = [p for p, j in truth.items() if lo <= j and (j < hi or last)]
+        out.append((sum(p in found for p in ps), len(ps)))
+    return out
+
+
+def _bins_text(bins: list[tuple[int, int]]) -> str:
+    return "  ".join(f"{f:>3}/{n:<3}" for f, n in bins)
+
+
+def _recall(bins) -> float:
+    return sum(f for f, _ in bins) / max(sum(n for _, n in bins), 1)
+
+
+class PairJaccard:
+    """Exact Jaccard of any pair of a set's docs: the in-family truth, others computed."""
+
+    def __init__(self, s: S.NearDupSet, cfg: DedupConfig):
+        self.truth = s.truth
+        self.sets = M.shingle_sets(s.docs, cfg)
+
+    def __call__(self, a: int, b: int) -> float:
+        a, b = min(a, b), max(a, b)
+        if (a, b) in self.truth:
+            return self.truth[(a, b)]
+        return M.set_jaccard(self.sets[a], self.sets[b])
+
+
+def lsh_rows(s: S.NearDupSet, cfg: DedupConfig, bandings) -> list[dict]:
+    sigs = M.minhash_signatures(s.docs, cfg)
+    rows = []
+    for b, r in bandings:
+        cand = lsh_pairs(M.band_hashes(sigs, b, r))
+        bins = bin_recall(cand, s.truth, cfg.threshold)
+        rows.append({"banding": f"{b}x{r}", "p_at_threshold": round(
+            M.candidate_probability(cfg.threshold, b, r), 4), "candidate_pairs": len(cand),
+            "candidate_recall": round(_recall(bins), 4), "bins": bins})  # fmt: skip
+    return rows
+
+
+def spark_row(spark, s: S.NearDupSet, cfg: DedupConfig, jac: PairJaccard) -> dict:
+    """``dedup_frame`` on the set: pair recall per bin, pair precision, cost."""
+    from jobs.dedup_job import dedup_frame
+
+    # ids as hashes (like extract's): id order must not follow families
+    ids = [hashlib.sha1(f"{s.name}/{i}".encode()).hexdigest()[:16] for i in range(len(s.docs))]
+    df = spark.createDataFrame(list(zip(ids, s.docs)), "id string, text string")
+    t = time.perf_counter()
+    result, report = dedup_frame(spark, df, cfg)
+    got = {r["id"]: (r["cluster_id"], r["keep"]) for r in result.collect()}
+    seconds = time.perf_counter() - t
+    position = {i: k for k, i in enumerate(ids)}
+    members = defaultdict(list)
+    for k, i in enumerate(ids):
+        members[got[i][0]].append(k)
+    joined = {p for idx in members.values() for p in itertools.combinations(idx, 2)}
+    truth = dict(s.truth)
+    truth.update({p: jac(*p) for p in joined if p not in truth})
+    bins = bin_recall(joined, truth, cfg.threshold)
+    removed = [k for k, i in enumerate(ids) if not got[i][1]]
+    # a removed doc is a true duplicate when some doc of its cluster is within the threshold
+    with_partner = sum(
+        any(
+            truth[(min(k, o), max(k, o))] >= cfg.threshold
+            for o in members[got[ids[k]][0]]
+            if o != k
+        )
+        for k in removed
+    )
+    near_kept = sum(jac(k, position[got[ids[k]][0]]) >= cfg.threshold for k in removed)
     return {
-        "found": len(found),
-        "positives": len(positives),
-        "recall": round(tp / max(len(positives), 1), 4),
-        "precision": round(tp / max(len(found), 1), 4),
+        "banding": f"{report['bands']}x{report['rows']}",
+        "recall": round(_recall(bins), 4),
+        "precision": round(with_partner / max(len(removed), 1), 4),
+        "removed": len(removed),
+        "removed_within_threshold_of_kept": round(near_kept / max(len(removed), 1), 4),
+        "cluster_pairs": len(joined),
+        "cluster_pair_precision": round(
+            sum(truth[p] >= cfg.threshold for p in joined) / max(len(joined), 1), 4
+        ),
+        "pairs_verified": report["candidate_pairs"],
+        "pairs_verified_star": report["candidate_pairs_star"],
+        "pairs_verified_window": report["candidate_pairs_window"],
+        "verified_edges": report["verified_edges"],
+        "largest_bucket": report["largest_bucket"],
+        "seconds": round(seconds, 1),
+        "bins": bins,
     }
 
 
-def bench_quality(cfg: DedupConfig, n_base: int) -> dict:
-    t0 = time.perf_counter()
-    docs, shingles, truth = build_labelled_set(cfg, n_base)
-    js = np.array(list(truth.values()))
-    print(
-        f"labelled set: {len(docs)} docs ({n_base} real pages x {len(EDIT_RATES) + 1}), "
-        f"{len(truth)} in-family pairs, {int((js >= cfg.threshold).sum())} with J >= "
-        f"{cfg.threshold}; J quartiles {np.percentile(js, [25, 50, 75]).round(3).tolist()} "
-        f"(built in {time.perf_counter() - t0:.1f}s)"
-    )
-    sigs = M.minhash_signatures(docs, cfg)
-    results = {}
-
-    def add(name, found):
-        # a pair across families (J < 0.3 by construction) is a false positive when found
-        full = {p: truth.get(p, 0.0) for p in found}
-        results[name] = score(set(found), {**truth, **full}, cfg.threshold)
-        r = results[name]
-        print(
-            f"  {name:<46} recall {r['recall']:.4f}  precision {r['precision']:.4f}  "
-            f"({r['found']} pairs found, {r['positives']} positives)"
-        )
-
-    for label, weights in (
-        ("default S-curve", (0.5, 0.5)),
-        ("recall-weighted S-curve", (0.1, 0.9)),
-    ):
-        b, r = M.choose_bands_rows(cfg.num_perm, cfg.threshold, weights)
-        cand = lsh_pairs(M.band_hashes(sigs, b, r))
-        print(f" mathmine LSH, {label}: bands x rows = {b} x {r}")
-        add(f"mathmine {b}x{r} candidates", cand)
-        add(
-            f"mathmine {b}x{r} + estimate >= threshold",
-            {p for p in cand if M.estimate_jaccard(sigs[p[0]], sigs[p[1]]) >= cfg.threshold},
-        )
-        add(
-            f"mathmine {b}x{r} + exact verification",
-            {
-                p
-                for p in cand
-                if len(shingles[p[0]] & shingles[p[1]]) / len(shingles[p[0]] | shingles[p[1]])
-                >= cfg.threshold
-            },
-        )
+def datasketch_row(s: S.NearDupSet, cfg: DedupConfig, jac: PairJaccard) -> dict | None:
     try:
         from datasketch import MinHash, MinHashLSH
     except ImportError:  # pragma: no cover
-        print("  datasketch not installed: skipped")
-        return results
+        return None
+    lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm)
     mh = []
-    for d in docs:
+    for i, d in enumerate(s.docs):
         m = MinHash(num_perm=cfg.num_perm, seed=cfg.seed)
         m.update_batch(_shingle_bytes(d, cfg.shingle_size))
+        lsh.insert(i, m)
         mh.append(m)
-    for weights in ((0.5, 0.5), (0.1, 0.9)):
-        lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm, weights=weights)
-        for i, m in enumerate(mh):
-            lsh.insert(i, m)
-        found = set()
-        for i, m in enumerate(mh):
-            for j in lsh.query(m):
-                if j != i:
-                    found.add((min(i, j), max(i, j)))
+    found = {(min(i, j), max(i, j)) for i, m in enumerate(mh) for j in lsh.query(m) if j != i}
+    kept = {p for p in found if jac(*p) >= cfg.threshold}
+    bins = bin_recall(kept, s.truth, cfg.threshold)
+    return {"banding": f"{lsh.b}x{lsh.r}", "candidate_pairs": len(found),
+            "recall": round(_recall(bins), 4), "bins": bins}  # fmt: skip
+
+
+def bench_quality(cfg: DedupConfig, data: Path | None, n_base: int, with_spark: bool) -> dict:
+    new = M.bands_rows(cfg)
+    bandings = [OLD_BANDING, new]
+    t0 = time.perf_counter()
+    sets = load_sets(cfg, data, n_base)
+    spark = None
+    if with_spark:
+        from jobs.session import get_spark
+        from pipeline.config import SparkConfig
+
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        spark = get_spark(SparkConfig(master="local[2]", driver_memory="2g"), "bench-dedup")
+        from jobs.dedup_job import dedup_frame
+
+        # warm up (JVM, Python workers) so the first timed run is not charged for it
+        warm = spark.createDataFrame([(str(i), t) for i, t in enumerate(sets[0].docs[:100])])
+        dedup_frame(spark, warm.toDF("id", "text"), cfg)[0].collect()
+    edges = (cfg.threshold,) + tuple(e for e in BIN_EDGES if e > cfg.threshold)
+    head = "  ".join(f"{lo:.2f}-{hi:.2f}" for lo, hi in zip(edges, edges[1:]))
+    print(
+        f"near-dup sets built in {time.perf_counter() - t0:.0f}s; banding old {OLD_BANDING[0]}x"
+        f"{OLD_BANDING[1]} vs new {new[0]}x{new[1]} ({M.banding_rule(cfg)})"
+    )
+    figures = {}
+    for s in sets:
+        js = np.array(list(s.truth.values()))
+        bins = [(0, n) for _, n in bin_recall(set(), s.truth, cfg.threshold)]
         print(
-            f" datasketch MinHashLSH(threshold={cfg.threshold}, weights={weights}) "
-            f"bands x rows = {lsh.b} x {lsh.r}"
+            f"\n{s.name}: {len(s.docs)} docs ({s.bases} real texts + 6 variants each), "
+            f"{len(js)} in-family pairs, {int((js >= cfg.threshold).sum())} with J >= "
+            f"{cfg.threshold} (per bin {' '.join(str(n) for _, n in bins)}), "
+            f"{int(((js >= 0.5) & (js < cfg.threshold)).sum())} at 0.5 <= J < {cfg.threshold}"
         )
-        tag = f"datasketch {lsh.b}x{lsh.r}"
-        add(f"{tag} candidates", found)
-        add(
-            f"{tag} + estimate >= threshold",
-            {p for p in found if mh[p[0]].jaccard(mh[p[1]]) >= cfg.threshold},
-        )
-        add(
-            f"{tag} + exact verification",
-            {
-                p
-                for p in found
-                if len(shingles[p[0]] & shingles[p[1]]) / len(shingles[p[0]] | shingles[p[1]])
-                >= cfg.threshold
-            },
-        )
-    return results
+        jac = PairJaccard(s, cfg)
+        fig = {"docs": len(s.docs), "positives": int((js >= cfg.threshold).sum())}
+        fig["lsh"] = lsh_rows(s, cfg, bandings)
+        print(f"  LSH candidates alone       P(t)    pairs  recall   per J bin {head}")
+        for r in fig["lsh"]:
+            print(
+                f"    {r['banding']:<22} {r['p_at_threshold']:.3f} {r['candidate_pairs']:>8} "
+                f"{r['candidate_recall']:.4f}  {_bins_text(r['bins'])}"
+            )
+        ds = datasketch_row(s, cfg, jac)
+        if ds:
+            fig["datasketch"] = ds
+            print(
+                f"    datasketch {ds['banding']:<11} + exact  {ds['candidate_pairs']:>8} "
+                f"{ds['recall']:.4f}  {_bins_text(ds['bins'])}"
+            )
+        if spark is not None:
+            fig["dedup"] = []
+            print(
+                "  dedup_frame (Spark)  recall  prec.  to-kept  cl.pairs  verified (star+window)"
+                f"  edges  seconds  per J bin {head}"
+            )
+            for b, r in bandings:
+                row = spark_row(spark, s, _with_banding(cfg, b, r), jac)
+                fig["dedup"].append(row)
+                verified = (
+                    f"{row['pairs_verified']} ({row['pairs_verified_star']}+"
+                    f"{row['pairs_verified_window']})"
+                )
+                print(
+                    f"    {row['banding']:<16} {row['recall']:.4f} {row['precision']:.4f}  "
+                    f"{row['removed_within_threshold_of_kept']:.4f}   "
+                    f"{row['cluster_pair_precision']:.4f}  {verified:<22} "
+                    f"{row['verified_edges']:>5} {row['seconds']:>8.1f}  {_bins_text(row['bins'])}"
+                )
+            old, cur = fig["dedup"]
+            print(
+                f"    cost of {cur['banding']} vs {old['banding']}: x"
+                f"{cur['pairs_verified'] / max(old['pairs_verified'], 1):.2f} pairs verified, "
+                f"x{cur['seconds'] / max(old['seconds'], 1e-9):.2f} seconds"
+            )
+        figures[s.name] = fig
+    return figures
+
+
+def _with_banding(cfg: DedupConfig, bands: int, rows: int) -> DedupConfig:
+    from dataclasses import replace
+
+    return replace(cfg, bands=bands, rows=rows)
 
 
 def _shingle_bytes(text: str, n: int) -> list[bytes]:
@@ -336,15 +435,23 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def run_scale(n: int, work: Path, driver_memory: str) -> dict:
+def run_scale(n: int, work: Path, driver_memory: str, banding: tuple[int, int] = (0, 0)) -> dict:
+    """``mathmine dedup`` on n generated docs (made once per size); ``banding`` (0, 0) = the
+    default."""
     docs = work / f"docs-{n}"
     t = time.perf_counter()
-    planted = make_scale_docs(n, docs)
+    planted = (
+        make_scale_docs(n, docs)
+        if not docs.exists()
+        else json.loads((work / f"planted-{n}.json").read_text())
+    )
+    (work / f"planted-{n}.json").write_text(json.dumps(planted))
     gen_s = time.perf_counter() - t
-    out = work / f"out-{n}"
+    out = work / f"out-{n}-{banding[0]}x{banding[1]}"
     cmd = [
         sys.executable, "-m", "jobs.cli", "dedup", "--input", str(docs), "--out", str(out),
         "--set", "spark.master=local[2]", "--set", f"spark.driver_memory={driver_memory}",
+        "--set", f"dedup.bands={banding[0]}", "--set", f"dedup.rows={banding[1]}",
     ]  # fmt: skip
     peak = 0
     t = time.perf_counter()
@@ -381,12 +488,27 @@ def run_scale(n: int, work: Path, driver_memory: str) -> dict:
             k: report[k] for k in ("exact_url_removed", "exact_text_removed", "near_dup_removed")
         },
         "cc_rounds": report["cc_rounds"],
+        "banding": f"{report['bands']}x{report['rows']}",
+        **{
+            k: report[k]
+            for k in (
+                "candidate_pairs",
+                "candidate_pairs_star",
+                "candidate_pairs_window",
+                "verified_edges",
+                "largest_bucket",
+                "buckets_over_window",
+            )
+        },
         "timings_cumulative": report.get("timings_cumulative"),
     }
     print(
-        f"scale {n:>9,} docs: {res['wall_s']:>7.1f}s wall, peak RSS {res['peak_rss_mb']} MB "
-        f"(driver {driver_memory}); planted {planted}, removed {res['removed']}, "
-        f"{res['cc_rounds']} CC rounds"
+        f"scale {n:>9,} docs, {res['banding']}: {res['wall_s']:>7.1f}s wall, peak RSS "
+        f"{res['peak_rss_mb']} MB (driver {driver_memory}); planted {planted}, removed "
+        f"{res['removed']}; {res['candidate_pairs']:,} pairs verified "
+        f"({res['candidate_pairs_star']:,} star + {res['candidate_pairs_window']:,} window), "
+        f"{res['verified_edges']:,} edges, largest bucket {res['largest_bucket']:,} "
+        f"({res['buckets_over_window']} over the window), {res['cc_rounds']} CC rounds"
     )
     return res
 
@@ -397,16 +519,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--speed", action="store_true")
     p.add_argument("--scale", default="", help="comma-separated doc counts, e.g. 100000,300000")
     p.add_argument("--million", action="store_true", help="also run 1,000,000 docs")
-    p.add_argument("--base-pages", type=int, default=300)
+    p.add_argument("--base-pages", type=int, default=150, help="real texts per near-dup set")
+    p.add_argument("--data", default="", help="the team's data folder (holds math-seeds/)")
+    p.add_argument("--no-spark", action="store_true", help="quality: LSH figures only")
     p.add_argument("--driver-memory", default="2g")
     p.add_argument("--work", default="", help="folder for scale data (default: a temp dir)")
     p.add_argument("--json", default="", help="write all figures to this JSON file")
     args = p.parse_args(argv)
     everything = not (args.quality or args.speed or args.scale or args.million)
     cfg = DedupConfig()
+    data = args.data or os.environ.get("MATHMINE_BENCH_DATA", "")
     figures = {}
     if args.quality or everything:
-        figures["quality"] = bench_quality(cfg, args.base_pages)
+        figures["quality"] = bench_quality(
+            cfg, Path(data) if data else None, args.base_pages, not args.no_spark
+        )
     if args.speed or everything:
         figures["speed"] = bench_speed(cfg)
     sizes = [int(x) for x in args.scale.split(",") if x] or (
@@ -416,7 +543,18 @@ def main(argv: list[str] | None = None) -> int:
         sizes.append(1_000_000)
     if sizes:
         with tempfile.TemporaryDirectory(dir=args.work or None) as tmp:
+            # the old banding on the first size: the cost of the extra candidates at scale
+            old = run_scale(sizes[0], Path(tmp), args.driver_memory, OLD_BANDING)
             figures["scale"] = [run_scale(n, Path(tmp), args.driver_memory) for n in sizes]
+        new = figures["scale"][0]
+        if "wall_s" in old and "wall_s" in new:
+            print(
+                f"  {sizes[0]:,} docs, {new['banding']} vs {old['banding']}: x"
+                f"{new['candidate_pairs'] / max(old['candidate_pairs'], 1):.2f} pairs verified, "
+                f"x{new['wall_s'] / old['wall_s']:.2f} wall time; near duplicates removed "
+                f"{new['removed']['near_dup_removed']:,} vs {old['removed']['near_dup_removed']:,}"
+            )
+        figures["scale_old_banding"] = old
         rows = [r for r in figures["scale"] if "wall_s" in r]
         if len(rows) > 1:
             base = rows[0]

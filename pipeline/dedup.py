@@ -3,8 +3,10 @@ batch through ``mapInArrow``; here it is plain pyarrow + numpy, testable on a li
 
 For each document: the normalised URL (exact URL dedup), a 64-bit hash of the normalised text
 (exact-text dedup) and the LSH band hashes of its MinHash signature (near-dup candidates). The
-signature is taken from the docs table's ``minhash`` column when it has ``num_perm`` values
-(extract computed it), and computed from the text otherwise.
+signature is taken from the docs table's ``minhash`` column when its ``minhash_key`` (written by
+extract, ``pipeline.minhash.signature_keys``) is the key of the document's current text under
+this config, and computed from the text otherwise: a column made with another seed, num_perm or
+shingle size, of a text that clean has changed since, or without a key is never trusted.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.config import DedupConfig
-from pipeline.minhash import band_hashes, signatures_and_text_hashes, text_hashes
+from pipeline.minhash import (
+    band_hashes,
+    minhash_signatures,
+    set_jaccard,
+    shingle_sets,
+    signature_keys,
+    signatures_and_text_hashes,
+    text_hashes,
+)
 from pipeline.urls import normalize_url
 
 KEY_FIELDS = (
@@ -24,6 +34,7 @@ KEY_FIELDS = (
     ("_date", pa.string()),
     ("_text", pa.int64()),
     ("_bands", pa.list_(pa.int64())),
+    ("_sig_reused", pa.bool_()),  # the stored minhash was current (else computed here)
 )
 
 
@@ -48,29 +59,39 @@ def _signatures_from_column(col: pa.ChunkedArray | pa.Array, num_perm: int):
     return sigs, ok
 
 
+def stored_signatures(batch: pa.RecordBatch, texts: list[str], cfg: DedupConfig):
+    """(signatures, text hashes, reused mask) of a batch: stored signatures whose
+    ``minhash_key`` matches their text and config, the others computed from the text."""
+    names = batch.schema.names
+    ok = np.zeros(len(texts), dtype=bool)
+    if "minhash" in names and "minhash_key" in names:
+        sigs, ok = _signatures_from_column(batch.column("minhash"), cfg.num_perm)
+        col = batch.column("minhash_key")
+        if isinstance(col, pa.ChunkedArray):
+            col = col.combine_chunks()
+        ok &= col.is_valid().to_numpy(zero_copy_only=False)
+    if not ok.any():  # nothing stored to check: one pass for signatures and text hashes
+        sigs, th = signatures_and_text_hashes(texts, cfg)
+        return sigs, th, ok
+    th = text_hashes(texts)
+    keys = col.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+    ok &= keys == signature_keys(th, cfg)
+    stale = np.flatnonzero(~ok)
+    if len(stale):
+        sigs[stale] = minhash_signatures([texts[i] for i in stale], cfg)
+    return sigs, th, ok
+
+
 def dedup_keys(batch: pa.RecordBatch, cfg: DedupConfig, bands: int, rows: int) -> pa.RecordBatch:
     """Keys of one batch of documents.
 
-    ``batch`` has ``_node``, ``id``, ``_new``, ``text`` and optionally ``url``, ``warc_date``
-    and ``minhash``; the result has the columns of :func:`key_schema`.
+    ``batch`` has ``_node``, ``id``, ``_new``, ``text`` and optionally ``url``, ``warc_date``,
+    ``minhash`` and ``minhash_key``; the result has the columns of :func:`key_schema`.
     """
     names = batch.schema.names
-    texts = batch.column("text").to_pylist()
-    texts = [t or "" for t in texts]
-    if "minhash" in names and cfg.near_dup:
-        sigs, ok = _signatures_from_column(batch.column("minhash"), cfg.num_perm)
-    else:
-        sigs, ok = np.zeros((len(texts), cfg.num_perm), dtype=np.uint32), np.zeros(0, bool)
+    texts = [t or "" for t in batch.column("text").to_pylist()]
     if cfg.near_dup:
-        missing = np.flatnonzero(~ok) if len(ok) else np.arange(len(texts))
-        th = np.empty(len(texts), dtype=np.int64)
-        if len(missing):
-            s, t = signatures_and_text_hashes([texts[i] for i in missing], cfg)
-            sigs[missing] = s
-            th[missing] = t
-        have = np.flatnonzero(ok) if len(ok) else np.zeros(0, dtype=np.int64)
-        if len(have):
-            th[have] = text_hashes([texts[i] for i in have])
+        sigs, th, reused = stored_signatures(batch, texts, cfg)
         bh = band_hashes(sigs, bands, rows)
         band_col = pa.ListArray.from_arrays(
             pa.array(np.arange(0, (len(texts) + 1) * bands, bands, dtype=np.int32)),
@@ -78,6 +99,7 @@ def dedup_keys(batch: pa.RecordBatch, cfg: DedupConfig, bands: int, rows: int) -
         )
     else:
         th = text_hashes(texts)
+        reused = np.zeros(len(texts), dtype=bool)
         band_col = pa.nulls(len(texts), type=pa.list_(pa.int64()))
     if "url" in names and cfg.url_dedup:
         urls = [normalize_url(u) if u else None for u in batch.column("url").to_pylist()]
@@ -96,6 +118,7 @@ def dedup_keys(batch: pa.RecordBatch, cfg: DedupConfig, bands: int, rows: int) -
             dates,
             pa.array(th, type=pa.int64()),
             band_col,
+            pa.array(reused, type=pa.bool_()),
         ],
         schema=key_schema(),
     )
@@ -103,12 +126,19 @@ def dedup_keys(batch: pa.RecordBatch, cfg: DedupConfig, bands: int, rows: int) -
 
 def verify_pairs(batch: pa.RecordBatch, cfg: DedupConfig) -> pa.RecordBatch:
     """Exact Jaccard of candidate pairs: ``batch`` has ``src``, ``dst``, ``text_src`` and
-    ``text_dst``; the result has ``src``, ``dst`` and ``jaccard``."""
-    from pipeline.minhash import exact_jaccard
-
-    a = batch.column("text_src").to_pylist()
-    b = batch.column("text_dst").to_pylist()
-    js = [exact_jaccard(x or "", y or "", cfg) for x, y in zip(a, b)]
+    ``text_dst``; the result has ``src``, ``dst`` and ``jaccard``. A document in several pairs
+    of the batch is shingled once."""
+    src = batch.column("src").to_pylist()
+    dst = batch.column("dst").to_pylist()
+    index: dict[str, int] = {}
+    texts: list[str] = []
+    for nodes, col in ((src, "text_src"), (dst, "text_dst")):
+        for node, text in zip(nodes, batch.column(col).to_pylist()):
+            if node not in index:
+                index[node] = len(texts)
+                texts.append(text or "")
+    sets = shingle_sets(texts, cfg)
+    js = [set_jaccard(sets[index[a]], sets[index[b]]) for a, b in zip(src, dst)]
     return pa.RecordBatch.from_arrays(
         [batch.column("src"), batch.column("dst"), pa.array(js, type=pa.float64())],
         names=["src", "dst", "jaccard"],

@@ -39,7 +39,7 @@ def process_record(
     from pipeline.charset import decode_html
     from pipeline.html_text import Extraction, extract_text
     from pipeline.langid import detect_language
-    from pipeline.minhash import minhash_signature
+    from pipeline.minhash import minhash_signature_and_key
     from pipeline.urls import registered_domain
 
     ecfg = config.extract
@@ -70,7 +70,7 @@ def process_record(
         return Dropped(R.LANG, rec.url, rec.warc_offset, f"{lang}:{lang_score:.2f}")
     word_count = len(text.split())
     lap("quality")
-    sig = minhash_signature(text, config.dedup)
+    sig, sig_key = minhash_signature_and_key(text, config.dedup)
     lap("minhash")
     return {
         "id": doc_id(rec.url, rec.payload_digest or rec.warc_record_id),
@@ -90,6 +90,7 @@ def process_record(
         "html_bytes": len(rec.body),
         "word_count": word_count,
         "minhash": [int(x) for x in sig],
+        "minhash_key": sig_key,  # what the signature was made from: dedup checks it
     }
 
 

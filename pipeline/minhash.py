@@ -24,6 +24,7 @@ hashed in a handful of numpy passes, with no Python loop over words or shingles:
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Sequence
@@ -42,6 +43,9 @@ _BASE_INV = pow(_BASE, -1, 1 << 64)
 _CHUNK_CHARS = 1 << 21
 _TEXT_SEED = 0x5EED_7E47
 _PROBES = 64  # densification probes tried per round before the next round
+# Bump when shingling, hashing or densification change: signatures stored by an older version
+# then carry another ``minhash_key`` and dedup recomputes them.
+SIGNATURE_VERSION = 1
 
 _powers: dict[str, np.ndarray] = {}  # tables built on first use, per process
 
@@ -269,22 +273,55 @@ def _signatures_of(
     return sig.astype(np.uint32), whole.view(np.int64)
 
 
+def signature_keys(text_hashes_: np.ndarray, cfg: DedupConfig) -> np.ndarray:
+    """What a stored signature was computed from, as signed 64-bit values: the normalised text
+    (its ``text_hash``) and the signature's parameters (``SIGNATURE_VERSION``, seed, num_perm,
+    shingle size). extract stores it beside ``minhash`` as ``minhash_key``; dedup recomputes
+    every signature whose key is not the one of its current text and config (another seed or
+    shingle size, or text changed by clean)."""
+    params = repr((SIGNATURE_VERSION, cfg.seed, cfg.num_perm, cfg.shingle_size)).encode()
+    word = int.from_bytes(hashlib.blake2b(params, digest_size=8).digest(), "little")
+    th = np.asarray(text_hashes_, dtype=np.int64).view(_U64)
+    return _mix(th ^ _U64(word), 0x51C).view(np.int64)
+
+
+def minhash_signature_and_key(text: str, cfg: DedupConfig) -> tuple[np.ndarray, int]:
+    """The signature of one text and its ``signature_keys`` value, in one pass."""
+    sigs, th = signatures_and_text_hashes([text], cfg)
+    return sigs[0], int(signature_keys(th, cfg)[0])
+
+
 def minhash_signature(text: str, cfg: DedupConfig) -> np.ndarray:
     """The MinHash signature of one text: ``cfg.num_perm`` uint32 values."""
     return minhash_signatures([text], cfg)[0]
 
 
+def shingle_sets(texts: Sequence[str], cfg: DedupConfig) -> list[np.ndarray]:
+    """The sorted unique 64-bit hashes of each text's shingles (for exact Jaccard), the texts
+    hashed in batches like the signatures."""
+    out: list[np.ndarray] = []
+    for i, j in _chunks(texts):
+        h, owner = _span_hashes(texts[i:j], cfg.shingle_size, cfg.seed)
+        cuts = np.searchsorted(owner, np.arange(1, j - i))
+        out.extend(np.unique(part) for part in np.split(h, cuts))
+    return out
+
+
 def shingle_set(text: str, cfg: DedupConfig) -> np.ndarray:
     """The sorted unique 64-bit hashes of the text's shingles (for exact Jaccard)."""
-    h, _ = _span_hashes([text], cfg.shingle_size, cfg.seed)
-    return np.unique(h)
+    return shingle_sets([text], cfg)[0]
+
+
+def set_jaccard(sa: np.ndarray, sb: np.ndarray) -> float:
+    """Jaccard similarity of two ``shingle_set`` arrays."""
+    inter = len(np.intersect1d(sa, sb, assume_unique=True))
+    return inter / (len(sa) + len(sb) - inter)
 
 
 def exact_jaccard(a: str, b: str, cfg: DedupConfig) -> float:
     """Jaccard similarity of the two texts' shingle sets."""
-    sa, sb = shingle_set(a, cfg), shingle_set(b, cfg)
-    inter = len(np.intersect1d(sa, sb, assume_unique=True))
-    return inter / (len(sa) + len(sb) - inter)
+    sa, sb = shingle_sets([a, b], cfg)
+    return set_jaccard(sa, sb)
 
 
 def estimate_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
@@ -343,8 +380,41 @@ def choose_bands_rows(
     return best
 
 
+def choose_bands_for_recall(num_perm: int, threshold: float, recall: float) -> tuple[int, int]:
+    """The bands x rows (bands * rows <= num_perm) with P(candidate) >= ``recall`` at J =
+    ``threshold`` and the least false-positive area (candidate probability integrated over
+    J < threshold: the candidate pairs to verify); ties go to fewer values used.
+
+    When every candidate pair is verified by exact Jaccard, a false positive costs one
+    verification and a false negative a near duplicate left in the corpus, so the banding is
+    chosen for recall at the threshold and pays in candidates.
+    """
+    options = []
+    for r in range(1, num_perm + 1):
+        # at r rows the fewest bands reaching the target: more bands only add candidates
+        b = next(
+            (
+                b
+                for b in range(1, num_perm // r + 1)
+                if candidate_probability(threshold, b, r) >= recall
+            ),
+            0,
+        )
+        if b:
+            fp = _integrate(lambda s, b=b, r=r: candidate_probability(s, b, r), 0.0, threshold)
+            options.append((round(fp, 12), b * r, (b, r)))
+    if not options:
+        from pipeline.config import ConfigError
+
+        raise ConfigError(
+            f"no bands x rows within dedup.num_perm = {num_perm} reach P(candidate) >= {recall} "
+            f"at J = {threshold}; raise num_perm or lower dedup.recall_at_threshold"
+        )
+    return min(options)[2]
+
+
 def bands_rows(cfg: DedupConfig) -> tuple[int, int]:
-    """The configured bands x rows, or the chosen ones when either is 0."""
+    """The configured bands x rows, or the chosen ones when either is 0 (see ``banding_rule``)."""
     if cfg.bands and cfg.rows:
         if cfg.bands * cfg.rows > cfg.num_perm:
             from pipeline.config import ConfigError
@@ -354,18 +424,28 @@ def bands_rows(cfg: DedupConfig) -> tuple[int, int]:
                 f"{cfg.num_perm}; lower them or set both to 0 to choose automatically"
             )
         return cfg.bands, cfg.rows
+    if cfg.verify_jaccard and not cfg.fn_weight:
+        return choose_bands_for_recall(cfg.num_perm, cfg.threshold, cfg.recall_at_threshold)
     fn = lsh_fn_weight(cfg)
     return choose_bands_rows(cfg.num_perm, cfg.threshold, (1.0 - fn, fn))
 
 
-def lsh_fn_weight(cfg: DedupConfig) -> float:
-    """The false-negative weight used to choose bands x rows (see ``DedupConfig.fn_weight``).
+def banding_rule(cfg: DedupConfig) -> str:
+    """How ``bands_rows`` chose (for ``mathmine dedup --plan`` and the report)."""
+    if cfg.bands and cfg.rows:
+        return "set in the config"
+    if cfg.verify_jaccard and not cfg.fn_weight:
+        return (
+            f"the fewest candidates with P >= {cfg.recall_at_threshold} at J = {cfg.threshold}, "
+            "dedup.recall_at_threshold: candidates are verified by exact Jaccard"
+        )
+    return f"datasketch's weighted error, false-negative weight {lsh_fn_weight(cfg)}"
 
-    Measured on the bench set (benchmarks/bench_dedup.py, J >= 0.8 positives): 9 x 13 (0.5)
-    finds 81% of them; 14 x 9 (0.9) finds 98% and, after exact verification, loses no
-    precision. Without verification 0.9 would let through many pairs below the threshold.
-    """
-    fn = cfg.fn_weight or (0.9 if cfg.verify_jaccard else 0.5)
+
+def lsh_fn_weight(cfg: DedupConfig) -> float:
+    """The false-negative weight of datasketch's criterion (see ``DedupConfig.fn_weight``):
+    0.5 unless set. Unverified candidates become links, so recall is not bought with them."""
+    fn = cfg.fn_weight or 0.5
     if not 0 < fn < 1:
         from pipeline.config import ConfigError
 
@@ -374,7 +454,9 @@ def lsh_fn_weight(cfg: DedupConfig) -> float:
 
 
 def s_curve(
-    bands: int, rows: int, js: Sequence[float] = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+    bands: int,
+    rows: int,
+    js: Sequence[float] = (0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95),
 ) -> list[tuple[float, float]]:
     """(J, probability of becoming a candidate pair) at each J."""
     return [(j, candidate_probability(j, bands, rows)) for j in js]

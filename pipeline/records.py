@@ -136,6 +136,7 @@ DOC_COLUMNS = (
     "html_bytes",
     "word_count",
     "minhash",  # list<uint32>, num_perm values
+    "minhash_key",  # int64: text + parameters of the signature (minhash.signature_keys)
 )
 
 
@@ -162,5 +163,6 @@ def docs_schema():
             ("html_bytes", pa.int64()),
             ("word_count", pa.int32()),
             ("minhash", pa.list_(pa.uint32())),
+            ("minhash_key", pa.int64()),
         ]
     )

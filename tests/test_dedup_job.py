@@ -19,7 +19,7 @@ import pytest
 from jobs.dedup_job import connected_components, dedup_frame, run_dedup
 from jobs.run_folder import RunFolder
 from pipeline.config import Config, DedupConfig
-from pipeline.minhash import exact_jaccard, minhash_signatures
+from pipeline.minhash import exact_jaccard, minhash_signatures, signature_keys, text_hashes
 
 pytestmark = pytest.mark.spark
 
@@ -89,7 +89,7 @@ def test_every_doc_has_one_row_and_report_reconciles(scenario):
     )
     assert report["kept"] + removed == len(got)
     assert report["kept"] == sum(keep for _, keep, _ in got.values())
-    assert (report["bands"], report["rows"]) == (14, 9)
+    assert (report["bands"], report["rows"]) == (15, 7)
 
 
 def test_exact_url_newest_capture_wins(scenario):
@@ -131,7 +131,7 @@ def test_chain_is_one_component_through_transitivity(scenario):
         assert got[f"c{k}"] == ("c0", False, "near_dup")
     assert report["largest_cluster"] == len(chain)
     assert report["near_dup_removed"] == 1 + len(chain) - 1
-    assert report["verified_edges"] <= report["candidate_edges"]
+    assert report["verified_edges"] <= report["candidate_pairs"]
 
 
 def _union_find(n, edges):
@@ -168,13 +168,46 @@ def test_connected_components_match_union_find(spark):
     assert 2 <= rounds < 30
 
 
-def _write_docs(path, rows, with_minhash=None):
+def _write_docs(path, rows, with_minhash=None, keys=None):
     cols = {k: [r.get(k) for r in rows] for k in ("id", "url", "warc_date", "text")}
     table = pa.table(cols)
     if with_minhash is not None:
         table = table.append_column("minhash", pa.array(with_minhash, type=pa.list_(pa.uint32())))
+    if keys is not None:
+        table = table.append_column("minhash_key", pa.array(keys, type=pa.int64()))
     path.mkdir(parents=True)
     pq.write_table(table, path / "part-0.parquet")
+
+
+def test_bucket_members_are_verified_beyond_the_minimum_and_predecessor(spark, pages):
+    """One LSH bucket a < b < c < d (planted signatures sharing band 0 only) where only b and d
+    are near duplicates: neither the bucket minimum a nor d's predecessor c is similar to d, so
+    star + predecessor links miss the pair; the window round finds it. With a window of 1, b
+    and d are 2 places apart: missed, and the report counts the bucket as over the window."""
+    rng = random.Random(3)
+    texts = [pages[70], pages[71], pages[72], edit_words(pages[71], 0.01, rng)]
+    assert exact_jaccard(texts[1], texts[3], CFG) >= 0.85
+    assert max(exact_jaccard(texts[i], texts[j], CFG) for i, j in ((0, 1), (0, 3), (2, 3))) < 0.3
+    sigs = [[rng.randrange(1 << 32) for _ in range(128)] for _ in texts]
+    for s in sigs:
+        s[:7] = sigs[0][:7]  # band 0 of 15 x 7
+    keys = signature_keys(text_hashes(texts), CFG).tolist()
+    df = spark.createDataFrame(
+        list(zip("abcd", texts, sigs, keys)),
+        "id string, text string, minhash array<bigint>, minhash_key bigint",
+    )
+    result, report = dedup_frame(spark, df, CFG)
+    got = {r["id"]: (r["cluster_id"], r["reason"]) for r in result.collect()}
+    assert got == {"a": ("a", None), "b": ("b", None), "c": ("c", None), "d": ("b", "near_dup")}
+    assert report["signatures_reused"] == 4 and report["largest_bucket"] == 4
+    assert report["candidate_pairs_star"] == 3  # b, c, d with the minimum a
+    assert report["candidate_pairs_window"] == 3  # (c, b), (d, b), (d, c): other components
+    assert report["verified_edges"] == 1 and report["buckets_over_window"] == 0
+
+    narrow = DedupConfig(bucket_window=1)
+    result, report = dedup_frame(spark, df, narrow)
+    assert all(r["keep"] for r in result.collect())
+    assert report["candidate_pairs_window"] == 2 and report["buckets_over_window"] == 1
 
 
 def test_dedup_against_an_earlier_run(spark, pages, tmp_path):
@@ -183,10 +216,12 @@ def test_dedup_against_an_earlier_run(spark, pages, tmp_path):
         {"id": "p0", "url": "http://old.example/a", "warc_date": "2019-01-01", "text": pages[50]},
         {"id": "p1", "url": "http://old.example/b", "warc_date": "2019-01-01", "text": pages[51]},
     ]
-    sigs = minhash_signatures([r["text"] for r in prev_rows], CFG)
-    # the earlier run has extract's minhash column; the new one has a wrong-length column
-    # (another num_perm), which must be ignored and recomputed
-    _write_docs(tmp_path / "prev" / "docs", prev_rows, [s.tolist() for s in sigs])
+    prev_texts = [r["text"] for r in prev_rows]
+    sigs = minhash_signatures(prev_texts, CFG)
+    # the earlier run has extract's minhash and minhash_key columns (reused); the new one a
+    # wrong-length column without keys (another num_perm), which must be recomputed
+    keys = signature_keys(text_hashes(prev_texts), CFG).tolist()
+    _write_docs(tmp_path / "prev" / "docs", prev_rows, [s.tolist() for s in sigs], keys)
     new_rows = [
         {
             "id": "a",
@@ -216,7 +251,11 @@ def test_dedup_against_an_earlier_run(spark, pages, tmp_path):
     ]
     _write_docs(tmp_path / "new" / "docs", new_rows, [[1, 2, 3]] * len(new_rows))
     run = RunFolder(tmp_path / "new")
-    config = Config(dedup=DedupConfig(previous_runs=(str(tmp_path / "prev"),)))
+    # a reliable checkpoint folder, as on a cluster: used, and emptied after the stage
+    ckpt = tmp_path / "scratch"
+    config = Config(
+        dedup=DedupConfig(previous_runs=(str(tmp_path / "prev"),), checkpoint_dir=str(ckpt))
+    )
     stats = run_dedup(spark, run, config)
 
     got = {
@@ -239,6 +278,9 @@ def test_dedup_against_an_earlier_run(spark, pages, tmp_path):
     assert run.read_json("stats.json")["dedup"] == stats
     report = run.read_json("dedup_report.json")
     assert report["docs_in"] == 5 and report["docs_with_previous"] == 7
+    assert report["signatures_reused"] == 2 and report["signatures_computed"] == 5
+    assert report["checkpoints"] == f"reliable: {ckpt}"
+    assert ckpt.is_dir() and not any(ckpt.iterdir())
     assert report["input"] == "docs"
     assert run.is_done("dedup")
 
@@ -264,3 +306,16 @@ def test_cli_dedup_plan_and_errors(spark, pages, tmp_path, capsys):
     assert sum(r["keep"] for r in got.values()) == 5
     report = json.loads((tmp_path / "o" / "dedup_report.json").read_text())
     assert report["exact_text_removed"] == 1 and report["docs_in"] == 6
+
+
+def test_plan_states_the_banding_and_its_s_curve(capsys):
+    from jobs.cli import main
+
+    assert main(["dedup", "--plan"]) == 0
+    out = capsys.readouterr().out
+    assert "bands x rows = 15 x 7" in out and "recall_at_threshold" in out
+    assert "J=0.80  P=0.9707" in out and "J=0.50  P=0.1110" in out
+    assert "within 50 places" in out
+    assert main(["dedup", "--plan", "--set", "dedup.fn_weight=0.9"]) == 0
+    out = capsys.readouterr().out
+    assert "bands x rows = 14 x 9" in out and "J=0.80  P=0.867" in out

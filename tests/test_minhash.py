@@ -140,22 +140,76 @@ def test_choose_bands_rows_matches_datasketch():
 def test_bands_rows_from_config():
     assert M.bands_rows(DedupConfig(bands=16, rows=8)) == (16, 8)
     assert M.bands_rows(DedupConfig(verify_jaccard=False)) == (9, 13)
-    # verified candidates: the S-curve leans to recall (bench: 98% of J >= 0.8 pairs found)
-    assert M.bands_rows(DedupConfig()) == (14, 9)
+    # verified candidates: the banding is chosen for recall at the threshold (issue 15)
+    b, r = M.bands_rows(DedupConfig())
+    assert (b, r) == (15, 7)
+    assert M.candidate_probability(0.8, b, r) >= 0.97
+    # an explicit false-negative weight keeps datasketch's criterion (the banding before)
+    assert M.bands_rows(DedupConfig(fn_weight=0.9)) == (14, 9)
     assert M.bands_rows(DedupConfig(verify_jaccard=False, fn_weight=0.9)) == (14, 9)
     from pipeline.config import ConfigError
 
     with pytest.raises(ConfigError, match="exceeds"):
         M.bands_rows(DedupConfig(bands=20, rows=8))
+    with pytest.raises(ConfigError, match="recall_at_threshold"):
+        M.bands_rows(DedupConfig(num_perm=4, threshold=0.5, recall_at_threshold=0.99))
+
+
+def _fp_area(b, r, t):
+    steps = 200
+    return (
+        sum(M.candidate_probability(t * (i + 0.5) / steps, b, r) for i in range(steps)) / steps * t
+    )
+
+
+@pytest.mark.parametrize(
+    "num_perm,t,recall", [(128, 0.8, 0.97), (128, 0.7, 0.99), (256, 0.85, 0.95), (64, 0.8, 0.9)]
+)
+def test_recall_banding_is_the_cheapest_that_reaches_the_target(num_perm, t, recall):
+    b, r = M.choose_bands_for_recall(num_perm, t, recall)
+    assert b * r <= num_perm and M.candidate_probability(t, b, r) >= recall
+    every = [
+        (bb, rr)
+        for rr in range(1, num_perm + 1)
+        for bb in range(1, num_perm // rr + 1)
+        if M.candidate_probability(t, bb, rr) >= recall
+    ]
+    cheapest = min(_fp_area(bb, rr, t) for bb, rr in every)
+    assert _fp_area(b, r, t) <= cheapest + 1e-9
 
 
 def test_s_curve():
     curve = M.s_curve(9, 13)
     ps = [p for _, p in curve]
     assert ps == sorted(ps)
-    assert [j for j, _ in curve] == [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95]
+    assert [j for j, _ in curve] == [0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95]
     assert ps[0] < 0.01 and ps[-1] > 0.99
     assert dict(curve)[0.8] == pytest.approx(1 - (1 - 0.8**13) ** 9)
+
+
+def test_signature_key_names_text_and_parameters(pages):
+    text = pages[3]
+    sig, key = M.minhash_signature_and_key(text, CFG)
+    assert np.array_equal(sig, M.minhash_signature(text, CFG))
+    assert key == M.signature_keys(M.text_hashes([text]), CFG)[0]
+    # formatting that normalisation removes gives the same shingles, hence the same key
+    assert M.minhash_signature_and_key("  " + text.replace(" ", " ,  ") + " !", CFG)[1] == key
+    others = [
+        M.minhash_signature_and_key(text, DedupConfig(seed=2))[1],
+        M.minhash_signature_and_key(text, DedupConfig(num_perm=64))[1],
+        M.minhash_signature_and_key(text, DedupConfig(shingle_size=3))[1],
+        M.minhash_signature_and_key(text + " one more sentence", CFG)[1],
+    ]
+    assert len({key, *others}) == 5
+    # the threshold or banding do not change a signature: same key
+    assert M.minhash_signature_and_key(text, DedupConfig(threshold=0.7, bands=10, rows=5))[1] == key
+
+
+def test_shingle_sets_in_a_batch_equal_one_at_a_time(pages):
+    texts = pages[:30] + ["", "two words"]
+    for text, got in zip(texts, M.shingle_sets(texts, CFG)):
+        assert np.array_equal(got, M.shingle_set(text, CFG))
+        assert len(got) == len(ref_shingles(text, 5))
 
 
 def test_band_hashes(pages):
