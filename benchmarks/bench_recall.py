@@ -100,9 +100,8 @@ def main(argv=None) -> int:
         "heldout_sets": {k: HELDOUT_SET_NOTES[k] for k in figures},
     }
     print(json.dumps(out, indent=2))
-    print(
-        f"\nclassifier at recall.threshold {config.recall.threshold} ({'given model' if a.model else 'trained on the bundled seeds and negatives'}):"
-    )
+    made = "the given model" if a.model else "trained on the bundled seeds and negatives"
+    print(f"\nclassifier ({made}) at recall.threshold {config.recall.threshold}:")
     print_heldout(figures)
     print(
         f"scoring costs {out['score_share_of_extract']:.1%} of extraction time "

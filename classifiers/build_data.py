@@ -19,8 +19,9 @@ shares a document with a training text:
 
 Evaluation rows that are near-duplicates (NEAR_DUP_CONTAINMENT) of a training row are dropped;
 test rows also when they are near-duplicates of a dev row or of a page of the cleaning fixtures
-(tests/data/clean/*.jsonl, which the cleaning rules were developed on). Pages of the bundled sample WARC (sample/manifest.tsv) are in
-no set: the sample run trains on its crawl's own pages as negatives.
+(tests/data/clean/*.jsonl, which the cleaning rules were developed on). Pages of the bundled
+sample WARC (sample/manifest.tsv) are in no set: the sample run trains on its crawl's own pages
+as negatives. Math rows are capped per source and set (EVAL_MATH_CAP), seeds per source.
 discrete-math-levin-html is deliberately not used: the bundled sample WARC holds those pages.
 """
 
@@ -47,11 +48,12 @@ TEST_PCT = 20
 # negative has) are non-math.
 UNSEEN_COLLECTIONS = ("cp-algorithms", "hott-book-tex", "dolma-cc-text", "forum-pages")
 # An evaluation row is a near-duplicate when this share of its distinct word 13-grams occurs in
-# one single training row (test rows: or one dev row). 13 consecutive words are rarely shared
-# by chance: unrelated documents of one collection share at most 0.6% (Stacks and HoTT
-# chapters); from 5% up the shared 13-grams are copied passages (OpenStax definitions and worked
-# examples restated across two books, 5-68%; product pages of one shop, 7-90%); between 1% and
-# 5% they are single quoted sentences or formulas. 0.05 keeps the first kind out of evaluation.
+# one single training row (test rows: or one dev row, or one cleaning fixture). 13 consecutive
+# words are rarely shared by chance: unrelated documents of one collection share at most 0.6%
+# (Stacks and HoTT chapters); from 5% up the shared 13-grams are copied passages (OpenStax
+# definitions and worked examples restated across two books, 5-61%; a PlanetMath entry and its
+# "properties of" entry, 68%; product pages of one shop, 7-90%); between 1% and 5% they are a
+# quoted sentence or formula. 0.05 keeps copied passages out of evaluation.
 NEAR_DUP_N = 13
 NEAR_DUP_CONTAINMENT = 0.05
 
@@ -310,8 +312,6 @@ def _rows_forums(root: Path):
 def _sample_keys(manifest: Path) -> set[str]:
     """Document keys of the pages in the bundled sample WARC (its manifest's source column)."""
     keys: set[str] = set()
-    if not manifest.exists():
-        return keys
     for line in manifest.read_text().splitlines()[1:]:
         src = line.split("\t")[2].split(" ")[0]
         if src.startswith("nonmath-pages/"):
@@ -334,8 +334,9 @@ def _word_ngrams(text: str) -> np.ndarray:
 
 
 class NgramOwners:
-    """Which indexed documents hold each 13-gram: the largest share of a text's 13-grams that one
-    indexed document holds (containment, not Jaccard: a short page copied into a long one counts)."""
+    """Which indexed documents hold each 13-gram, to find the largest share of a text's 13-grams
+    that one indexed document holds (containment, not Jaccard: a short page copied into a long
+    one counts)."""
 
     def __init__(self) -> None:
         self._parts: list[tuple[np.ndarray, np.ndarray]] = []
