@@ -5,8 +5,9 @@
 Corpora (all real text, nothing synthetic): tests/data/clean/math_pages.jsonl (44 math pages:
 cp-algorithms, StackMathQA, PlanetMath, Levin's Discrete Mathematics, MathJax and Wikipedia
 pages), math_pages_extracted.jsonl (19 math pages of the sample WARC as mathmine's extractor
-emits them), openstax_exercises.jsonl (4 OpenStax sections with exercise sets), the recall loop's held-out positives (classifiers/data/heldout.jsonl.gz, label 1, when
-present), and tests/data/clean/nonmath_pages.jsonl (91 non-math pages of every kind).
+emits them), openstax_exercises.jsonl (4 OpenStax sections with exercise sets), the recall loop's held-out
+positives (classifiers/data/heldout.jsonl.gz, label 1) as two corpora: "held-out math dev" (the
+math relaxations were chosen on it) and "held-out math test" (nothing was), and tests/data/clean/nonmath_pages.jsonl (91 non-math pages of every kind).
 
 Prints, per corpus: the pages each rule family drops (each family on its own, and the whole
 chain with the first failing rule), the share of lines removed by line rules, formulas kept,
@@ -48,7 +49,11 @@ def load_corpora() -> dict[str, list[dict]]:
     if HELDOUT.exists():
         with gzip.open(HELDOUT, "rt") as f:
             rows = [json.loads(x) for x in f]
-        out["held-out math (recall)"] = [r for r in rows if r.get("label") == 1]
+        # dev: the cleaning relaxations were chosen on it; test: nothing was
+        for split in ("dev", "test"):
+            out[f"held-out math {split}"] = [
+                r for r in rows if r.get("label") == 1 and r.get("split") == split
+            ]
     return out
 
 

@@ -1,10 +1,27 @@
-"""Build the bundled seed, negative and held-out sets under classifiers/data/ (run once, by hand).
+"""Build the bundled training and evaluation sets under classifiers/data/ (run once, by hand).
 
     python -m classifiers.build_data --shared DIR_WITH_math-seeds_gsm8k_nonmath-pages [--out classifiers/data]
 
 Never run at pipeline or test time: the pipeline reads only the JSONL.gz files this writes.
-Held-out rows are chosen by a stable hash of the *source document* (a chapter for the long
-TeX books, a question for StackMathQA), so no held-out text shares a document with training text.
+
+Every source *document* (a file; a question for StackMathQA; a chapter for the long TeX books,
+whose sections are separate rows) falls in a band ``sha1(key) % 100``, so no evaluation text
+shares a document with a training text:
+
+- **train** (seeds.jsonl.gz, negatives.jsonl.gz): band >= 40 of the training collections.
+- **dev** (heldout.jsonl.gz, ``"split": "dev"``): band < 20 of the training collections. This
+  band was the whole held-out set before the split: ``recall.lr``, ``recall.max_words`` and the
+  cleaning relaxations were chosen on it. Tune on dev.
+- **test** (heldout.jsonl.gz, ``"split": "test"``): band 20-39 of the training collections (they
+  were training rows before, never evaluated on) plus UNSEEN_COLLECTIONS, whole collections no
+  training or dev row comes from (their band < 20 rows, once held out and looked at, are left
+  out). No default was chosen on test.
+
+Evaluation rows that are near-duplicates (NEAR_DUP_CONTAINMENT) of a training row are dropped;
+test rows also when they are near-duplicates of a dev row or of a page of the cleaning fixtures
+(tests/data/clean/*.jsonl, which the cleaning rules were developed on). Pages of the bundled
+sample WARC (sample/manifest.tsv) are in no set: the sample run trains on its crawl's own pages
+as negatives. Math rows are capped per source and set (EVAL_MATH_CAP), seeds per source.
 discrete-math-levin-html is deliberately not used: the bundled sample WARC holds those pages.
 """
 
@@ -15,10 +32,30 @@ import gzip
 import hashlib
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 MAX_WORDS = 1500  # stored text per doc: the scorer reads only the first 2,000 words anyway
-HELDOUT_PCT = 20  # percent of source documents held out for evaluation
+# Bands of sha1(document key) % 100. DEV_PCT is the held-out share of the earlier build (the
+# sample WARC, tools/build_sample_warc.py, takes its non-math pages from that band only).
+DEV_PCT = 20
+TEST_PCT = 20
+# Collections held out whole: they test pages unlike any seed or negative. cp-algorithms
+# (Markdown articles with code) and the HoTT book (research TeX) are two of the seven math
+# collections; dolma-cc-text (random Common Crawl pages) and wcxb forum threads (a genre no
+# negative has) are non-math.
+UNSEEN_COLLECTIONS = ("cp-algorithms", "hott-book-tex", "dolma-cc-text", "forum-pages")
+# An evaluation row is a near-duplicate when this share of its distinct word 13-grams occurs in
+# one single training row (test rows: or one dev row, or one cleaning fixture). 13 consecutive
+# words are rarely shared by chance: unrelated documents of one collection share at most 0.6%
+# (Stacks and HoTT chapters); from 5% up the shared 13-grams are copied passages (OpenStax
+# definitions and worked examples restated across two books, 5-61%; a PlanetMath entry and its
+# "properties of" entry, 68%; product pages of one shop, 7-90%); between 1% and 5% they are a
+# quoted sentence or formula. 0.05 keeps copied passages out of evaluation.
+NEAR_DUP_N = 13
+NEAR_DUP_CONTAINMENT = 0.05
 
 _TEX_PREAMBLE_END = re.compile(r"\\begin\{document\}")
 _TEX_DOC_END = re.compile(r"\\end\{document\}")
@@ -26,8 +63,23 @@ _TEX_COMMENT = re.compile(r"(?<!\\)%.*")
 _TEX_SECTION = re.compile(r"(?=\\section\{)")
 
 
+def _band(key: str) -> int:
+    return int(hashlib.sha1(key.encode()).hexdigest(), 16) % 100
+
+
 def _held_out(key: str) -> bool:
-    return int(hashlib.sha1(key.encode()).hexdigest(), 16) % 100 < HELDOUT_PCT
+    """Never a training document: the key falls in the dev or the test band."""
+    return _band(key) < DEV_PCT + TEST_PCT
+
+
+def _split_of(key: str, collection: str) -> str | None:
+    """'train', 'dev', 'test', or None (an unseen collection's dev band: left out)."""
+    band = _band(key)
+    if collection in UNSEEN_COLLECTIONS:
+        return "test" if band >= DEV_PCT else None
+    if band < DEV_PCT:
+        return "dev"
+    return "test" if band < DEV_PCT + TEST_PCT else "train"
 
 
 def _truncate(text: str) -> str:
@@ -231,7 +283,7 @@ def _rows_news(root: Path):
     rb = root / "readability-test-pages"
     for d in sorted(p for p in rb.iterdir() if p.is_dir()):
         if d.name in ("mathjax", "wikipedia-3", "quanta-1"):
-            continue  # the math pages of the set (SOURCES.md); used as held-out positives below
+            continue  # the math pages of the set: in the sample WARC or of ambiguous label
         text = _html_text(gzip.open(d / "source.html.gz").read())
         yield (
             f"rb-{d.name}",
@@ -244,6 +296,79 @@ def _rows_news(root: Path):
             yield f"dolma-{r['id']}", {"text": r["text"], "url": url, "source": "dolma-cc-text"}
 
 
+def _rows_forums(root: Path):
+    """wcxb forum threads (both of its splits; the same URL in both is kept once)."""
+    base = root / "forum-pages/wcxb"
+    for f in sorted(base.glob("*/html/*.html.gz")):
+        part, fid = f.parts[-3], f.name.split(".")[0]
+        truth = json.load(gzip.open(base / part / "ground-truth" / f"{fid}.json.gz"))
+        text = _html_text(gzip.open(f).read())
+        yield (
+            f"wcxb-{truth['url']}",
+            {"text": text, "url": truth["url"], "source": "forum-pages/wcxb"},
+        )
+
+
+def _sample_keys(manifest: Path) -> set[str]:
+    """Document keys of the pages in the bundled sample WARC (its manifest's source column)."""
+    keys: set[str] = set()
+    for line in manifest.read_text().splitlines()[1:]:
+        src = line.split("\t")[2].split(" ")[0]
+        if src.startswith("nonmath-pages/"):
+            keys.add(src.removeprefix("nonmath-pages/"))
+        elif src.startswith("article-extraction-benchmark/"):
+            keys.add("aeb-" + Path(src).name.split(".")[0])
+        elif src.startswith("readability-test-pages/"):
+            keys.add("rb-" + src.split("/")[1])
+    return keys
+
+
+def _word_ngrams(text: str) -> np.ndarray:
+    """Distinct hashes of the word 13-grams of ``text`` (the decontamination stage's tokens)."""
+    from pipeline.decontam import _token_hashes, ngram_hashes, tokenize
+
+    toks = tokenize(text)
+    if len(toks) < NEAR_DUP_N:
+        return np.empty(0, dtype=np.uint64)
+    return np.unique(ngram_hashes(_token_hashes(toks), NEAR_DUP_N))
+
+
+class NgramOwners:
+    """Which indexed documents hold each 13-gram, to find the largest share of a text's 13-grams
+    that one indexed document holds (containment, not Jaccard: a short page copied into a long
+    one counts)."""
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[np.ndarray, np.ndarray]] = []
+        self.docs = 0
+        self._hashes = np.empty(0, dtype=np.uint64)
+        self._owners = np.empty(0, dtype=np.int64)
+
+    def add(self, texts) -> None:
+        for t in texts:
+            hs = _word_ngrams(t)
+            self._parts.append((hs, np.full(len(hs), self.docs, dtype=np.int64)))
+            self.docs += 1
+        hs = np.concatenate([h for h, _ in self._parts])
+        owners = np.concatenate([o for _, o in self._parts])
+        order = np.argsort(hs, kind="stable")
+        self._hashes, self._owners = hs[order], owners[order]
+
+    def containment(self, text: str) -> float:
+        q = _word_ngrams(text)
+        if not len(q) or not len(self._hashes):
+            return 0.0
+        lo = np.searchsorted(self._hashes, q, "left")
+        hi = np.searchsorted(self._hashes, q, "right")
+        n = hi - lo
+        if not n.sum():
+            return 0.0
+        # every (13-gram, owner) pair: the owners of q[i] sit at lo[i] .. hi[i]-1
+        starts = np.repeat(lo - np.concatenate(([0], np.cumsum(n)[:-1])), n)
+        owners = self._owners[starts + np.arange(n.sum())]
+        return float(np.bincount(owners).max() / len(q))
+
+
 def _write(path: Path, rows: list[dict]) -> None:
     with gzip.GzipFile(path, "wb", mtime=0, compresslevel=9) as f:
         for r in rows:
@@ -251,67 +376,120 @@ def _write(path: Path, rows: list[dict]) -> None:
 
 
 # Per-source caps keep the bundle a few MB and stop one source (Stacks chapters split into
-# sections, GSM8K) from dominating; the held-out cap keeps positives and negatives comparable.
+# sections, GSM8K) from dominating; the evaluation cap keeps positives and negatives comparable.
 SEED_CAP = {"stacks-project-tex": 350, "gsm8k": 500, "planetmath": 600, "stackmathqa": 600}
-HELDOUT_MATH_CAP = 50
+EVAL_MATH_CAP = 50  # math rows per source and per set (dev, test)
+REPO = Path(__file__).resolve().parent.parent
 
 
-def build(root: Path, out: Path, gsm8k_limit: int = 800) -> dict:
-    seeds, negatives, heldout = [], [], []
-    math_sources = [
-        _rows_planetmath(root),
-        _rows_cpalgo(root),
-        _rows_stackmathqa(root),
-        _rows_texbook(root, "stacks-project-tex", "stacks.math.columbia.edu/chapter"),
-        _rows_texbook(root, "hott-book-tex", "homotopytypetheory.org/book"),
-        _rows_openstax(root),
-        _rows_gsm8k(root, gsm8k_limit),
+def _cap_math(rows: list[dict]) -> list[dict]:
+    counts: Counter = Counter()
+    out = []
+    for r in rows:
+        if r["label"] == 1:
+            if counts[r["source"]] >= EVAL_MATH_CAP:
+                continue
+            counts[r["source"]] += 1
+        out.append(r)
+    return out
+
+
+def _drop_near_dups(rows: list[dict], index: NgramOwners, dropped: Counter, label: str):
+    kept = []
+    for r in rows:
+        if index.containment(r["text"]) >= NEAR_DUP_CONTAINMENT:
+            dropped[f"{label}: {r['source']}"] += 1
+        else:
+            kept.append(r)
+    return kept
+
+
+def _cleaning_fixture_texts(folder: Path) -> list[str]:
+    texts = []
+    for f in sorted(folder.glob("*.jsonl")):
+        texts += [json.loads(x)["text"] for x in f.read_text().split("\n") if x.strip()]
+    return texts
+
+
+def build(
+    root: Path,
+    out: Path,
+    gsm8k_limit: int = 800,
+    sample_manifest: Path | None = None,
+    cleaning_fixtures: Path | None = None,
+) -> dict:
+    in_sample = _sample_keys(sample_manifest or REPO / "sample" / "manifest.tsv")
+    sources = [
+        (1, _rows_planetmath(root)),
+        (1, _rows_cpalgo(root)),
+        (1, _rows_stackmathqa(root)),
+        (1, _rows_texbook(root, "stacks-project-tex", "stacks.math.columbia.edu/chapter")),
+        (1, _rows_texbook(root, "hott-book-tex", "homotopytypetheory.org/book")),
+        (1, _rows_openstax(root)),
+        (1, _rows_gsm8k(root, gsm8k_limit)),
+        (0, _rows_nonmath(root)),
+        (0, _rows_news(root)),
+        (0, _rows_forums(root)),
     ]
-    counts: dict[tuple[str, bool], int] = {}
+    seeds, negatives = [], []
+    candidates: dict[str, list[dict]] = {"dev": [], "test": []}
+    seed_counts: Counter = Counter()
+    left_out: Counter = Counter()
     seen: set[str] = set()  # identical texts from different files (test fixtures repeat pages)
-    for gen in math_sources:
+    for label, gen in sources:
         for key, row in gen:
             row["text"] = _truncate(row["text"])
             if len(row["text"].split()) < 30 or row["text"] in seen:
                 continue
             seen.add(row["text"])
-            held = _held_out(key)
-            slot = (row["source"], held)
-            if counts.get(slot, 0) >= (HELDOUT_MATH_CAP if held else SEED_CAP.get(slot[0], 10**9)):
+            collection = row["source"].split("/")[0]
+            if key in in_sample:
+                left_out["in the sample WARC"] += 1
                 continue
-            counts[slot] = counts.get(slot, 0) + 1
-            (heldout if held else seeds).append({**row, "label": 1})
-    # Hermitian matrix (Wikipedia, MathML): a real math web page, held out only
-    wiki = _html_text(gzip.open(root / "readability-test-pages/wikipedia-3/source.html.gz").read())
-    heldout.append(
-        {
-            "text": _truncate(wiki),
-            "url": "readability://wikipedia-3",
-            "source": "readability-test-pages",
-            "label": 1,
-        }
-    )
-    for gen in (_rows_nonmath(root), _rows_news(root)):
-        for key, row in gen:
-            row["text"] = _truncate(row["text"])
-            if len(row["text"].split()) < 30 or row["text"] in seen:
-                continue
-            seen.add(row["text"])
-            (heldout if _held_out(key) else negatives).append({**row, "label": 0})
+            split = _split_of(key, collection)
+            if split is None:
+                left_out["unseen collection, dev band"] += 1
+            elif split == "train" and label:
+                if seed_counts[row["source"]] < SEED_CAP.get(row["source"], 10**9):
+                    seed_counts[row["source"]] += 1
+                    seeds.append(row)
+            elif split == "train":
+                negatives.append(row)
+            else:
+                unseen = collection in UNSEEN_COLLECTIONS
+                candidates[split].append(
+                    {**row, "label": label, "split": split, "unseen_collection": unseen}
+                )
+    index = NgramOwners()
+    index.add(r["text"] for r in seeds + negatives)
+    near_dups: Counter = Counter()
+    dev = _cap_math(_drop_near_dups(candidates["dev"], index, near_dups, "dev vs train"))
+    index.add(r["text"] for r in dev)
+    test = _drop_near_dups(candidates["test"], index, near_dups, "test vs train or dev")
+    # the cleaning rules were developed on these fixture pages: no test row may be one of them
+    fixtures = NgramOwners()
+    fixtures.add(_cleaning_fixture_texts(cleaning_fixtures or REPO / "tests" / "data" / "clean"))
+    test = _cap_math(_drop_near_dups(test, fixtures, near_dups, "test vs cleaning fixtures"))
     out.mkdir(parents=True, exist_ok=True)
-    _write(out / "seeds.jsonl.gz", [{k: r[k] for k in ("text", "url", "source")} for r in seeds])
-    _write(
-        out / "negatives.jsonl.gz",
-        [{k: r[k] for k in ("text", "url", "source")} for r in negatives],
-    )
-    _write(out / "heldout.jsonl.gz", heldout)
-    summary = {
+    _write(out / "seeds.jsonl.gz", seeds)
+    _write(out / "negatives.jsonl.gz", negatives)
+    _write(out / "heldout.jsonl.gz", dev + test)
+
+    def counts(rows: list[dict]) -> dict:
+        return {
+            "math": sum(r["label"] for r in rows),
+            "non_math": sum(1 - r["label"] for r in rows),
+        }
+
+    return {
         "seeds": len(seeds),
         "negatives": len(negatives),
-        "heldout_pos": sum(r["label"] for r in heldout),
-        "heldout_neg": sum(1 - r["label"] for r in heldout),
+        "dev": counts(dev),
+        "test": counts(test),
+        "test_unseen_collections": counts([r for r in test if r["unseen_collection"]]),
+        "near_duplicates_dropped": dict(sorted(near_dups.items())),
+        "left_out": dict(left_out),
     }
-    return summary
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,9 @@
-"""Seed positives, bundled negatives and the held-out set; OpenWebMath-shaped seed files from URIs.
+"""Seed positives, bundled negatives and the held-out sets; OpenWebMath-shaped seed files from URIs.
 
 Bundled files (classifiers/data/, built by classifiers/build_data.py, sources in SOURCES.md) are
-gzipped JSONL rows with ``text`` and ``url`` (held-out rows also ``label``: 1 math, 0 not).
+gzipped JSONL rows with ``text``, ``url`` and ``source``. Held-out rows also carry ``label``
+(1 math, 0 not), ``split`` ("dev": tune on it; "test": no default was chosen on it) and
+``unseen_collection`` (the row's collection has no training row).
 """
 
 from __future__ import annotations
@@ -28,8 +30,17 @@ def load_bundled_negatives() -> list[dict]:
     return _read_jsonl_gz(DATA_DIR / "negatives.jsonl.gz")
 
 
-def load_heldout() -> list[dict]:
-    return _read_jsonl_gz(DATA_DIR / "heldout.jsonl.gz")
+HELDOUT_SPLITS = ("dev", "test")
+
+
+def load_heldout(split: str | None = None) -> list[dict]:
+    """The held-out rows of ``split`` ("dev" or "test"), or of both (each row names its split)."""
+    rows = _read_jsonl_gz(DATA_DIR / "heldout.jsonl.gz")
+    if split is None:
+        return rows
+    if split not in HELDOUT_SPLITS:
+        raise ValueError(f"held-out split {split!r}: use one of {HELDOUT_SPLITS}")
+    return [r for r in rows if r["split"] == split]
 
 
 def iter_seed_uri(uri: str, io_cfg=None, limit: int = 0) -> Iterator[dict]:

@@ -324,7 +324,10 @@ def run_recall(
     out["heldout"] = [
         {
             "iteration": m["iteration"],
-            **{k: m["heldout"].get(k) for k in ("recall", "precision", "pr_auc")},
+            **{
+                name: {k: fig.get(k) for k in ("recall", "precision", "pr_auc")}
+                for name, fig in m["heldout"].items()
+            },
         }
         for m in history
     ]
@@ -372,10 +375,13 @@ def main(args) -> int:
     )
     run.mark_done(STAGE)
     for h in stats["heldout"]:
-        say(
-            f"[recall] iter {h['iteration']}: held-out recall {h['recall']} precision "
-            f"{h['precision']} PR-AUC {h['pr_auc']}"
-        )
+        for name in ("dev", "test"):
+            if name in h:
+                f = h[name]
+                say(
+                    f"[recall] iter {h['iteration']}: {name} recall {f['recall']} precision "
+                    f"{f['precision']} PR-AUC {f['pr_auc']}"
+                )
     say(
         f"[recall] selected {stats['kept']:,} of {stats['records_read']:,} docs -> {run.uri('selected')}"
     )

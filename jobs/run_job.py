@@ -55,8 +55,9 @@ def summary_lines(run: RunFolder, results: dict) -> list[str]:
     ex = results.get("extract", {})
     lines = [f"run folder: {run.location}"]
     lines.append(
-        f"records read {ex.get('records_read', 0):,}; HTML pages kept by extract "
-        f"{ex.get('kept', 0):,} ({ex.get('pages_per_s_per_core', 0)} records/s per core)"
+        f"records read {ex.get('records_read', 0):,}, HTML pages {ex.get('html_pages', 0):,}, "
+        f"kept by extract {ex.get('kept', 0):,} ({ex.get('records_per_s_per_core', 0)} records/s"
+        f", {ex.get('html_pages_per_s_per_core', 0)} HTML pages/s per core)"
     )
     for stage, *_ in LATER_STAGES:
         st = results.get(stage)

@@ -69,7 +69,7 @@ def process_record(
     if ecfg.langs and (lang not in ecfg.langs or lang_score < ecfg.min_lang_score):
         return Dropped(R.LANG, rec.url, rec.warc_offset, f"{lang}:{lang_score:.2f}")
     word_count = len(text.split())
-    lap("quality")
+    lap("word_count")
     sig, sig_key = minhash_signature_and_key(text, config.dedup)
     lap("minhash")
     return {
@@ -107,6 +107,7 @@ def extract_warc(
             stats.drop(item.reason)
             continue
         stats.add("html_bytes", len(item.body))
+        stats.add("html_pages", 1)  # HTML responses: the records the rate in pages/s counts
         try:
             out = process_record(item, config, timer)
         except Exception as e:  # one bad record must never cost a WARC

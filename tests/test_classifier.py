@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from classifiers.evaluate import average_precision, evaluate, pr_curve, precision_recall_at
+from classifiers.evaluate import (
+    average_precision,
+    evaluate,
+    evaluate_heldout,
+    heldout_sets,
+    pr_curve,
+    precision_recall_at,
+)
 from classifiers.fasttext_model import _MODELS, MathScorer, train_classifier
 from classifiers.features import formula_bucket, sample_words, to_fasttext_line
 from classifiers.seeds import (
@@ -74,18 +83,93 @@ def test_evaluate_on_a_hand_made_list():
     assert average_precision([0.9, 0.1], [1, 0]) == 1.0
     e = evaluate(scores, labels, 0.5)
     assert e["n_pos"] == 4 and e["n_neg"] == 4 and e["pr_auc"] == 0.8875
+    # per named set: the first four rows dev, the rest test (two of them unseen collections)
+    rows = [
+        {"label": y, "split": "dev" if i < 4 else "test", "unseen_collection": i >= 6}
+        for i, y in enumerate(labels)
+    ]
+    assert heldout_sets(rows) == {
+        "dev": [0, 1, 2, 3],
+        "test": [4, 5, 6, 7],
+        "test_seed_collections": [4, 5],
+        "test_unseen_collections": [6, 7],
+    }
+    per_set = evaluate_heldout(scores, rows, 0.5)
+    assert per_set["dev"] == evaluate(scores[:4], labels[:4], 0.5)
+    assert (per_set["dev"]["tp"], per_set["dev"]["fp"], per_set["test"]["fn"]) == (3, 1, 1)
+    # test's one positive (0.4) is below the threshold, nothing is predicted positive
+    assert per_set["test"]["recall"] == 0.0 and per_set["test"]["tp"] + per_set["test"]["fp"] == 0
+    assert per_set["test_unseen_collections"]["n_pos"] == 0
+    with pytest.raises(ValueError, match="split"):
+        heldout_sets([{"label": 1, "url": "x"}])
 
 
 def test_bundled_data_is_real_and_disjoint():
-    seeds, negs, held = load_bundled_seeds(), load_bundled_negatives(), load_heldout()
-    assert len(seeds) > 2000 and len(negs) > 800
-    assert sum(r["label"] for r in held) >= 250 and sum(1 - r["label"] for r in held) >= 150
-    assert not {r["text"] for r in held} & {r["text"] for r in seeds + negs}
+    seeds, negs = load_bundled_seeds(), load_bundled_negatives()
+    dev, test = load_heldout("dev"), load_heldout("test")
+    assert len(seeds) > 2000 and len(negs) > 500
+    assert sum(r["label"] for r in dev) >= 200 and sum(1 - r["label"] for r in dev) >= 40
+    assert sum(r["label"] for r in test) >= 300 and sum(1 - r["label"] for r in test) >= 250
+    assert len(load_heldout()) == len(dev) + len(test)
+    sets = [{r["text"] for r in rows} for rows in (seeds + negs, dev, test)]
+    assert not sets[0] & sets[1] and not sets[0] & sets[2] and not sets[1] & sets[2]
     sources = {r["source"] for r in seeds}
-    assert {"planetmath", "cp-algorithms", "stackmathqa", "gsm8k", "openstax"} <= sources
+    assert {"planetmath", "stackmathqa", "gsm8k", "openstax", "stacks-project-tex"} <= sources
     kinds = {r["source"].split("/")[-1] for r in negs}
     assert len(kinds) >= 8  # never one genre: docs, shops, recipes, courts, tables, news...
-    assert not any("discrete-math-levin" in r["source"] for r in seeds + held)
+    assert not any("discrete-math-levin" in r["source"] for r in seeds + negs + dev + test)
+    # whole collections held out: in test only, and test has both math and non-math of them
+    unseen = {r["source"].split("/")[0] for r in test if r["unseen_collection"]}
+    assert unseen == {"cp-algorithms", "hott-book-tex", "dolma-cc-text", "forum-pages"}
+    elsewhere = {r["source"].split("/")[0] for r in seeds + negs + dev}
+    assert not unseen & elsewhere
+    assert {r["label"] for r in test if r["unseen_collection"]} == {0, 1}
+    assert not any(r["unseen_collection"] for r in dev)
+    with pytest.raises(ValueError, match="dev"):
+        load_heldout("train")
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _word_13grams(text: str) -> np.ndarray:
+    w = _WORD.findall(text.lower())
+    return np.unique(np.array([hash(" ".join(w[i : i + 13])) for i in range(len(w) - 12)], "i8"))
+
+
+class _Owners:
+    """Largest share of a text's word 13-grams held by one indexed text: plain ``\\w+`` words
+    and Python's string hash, not the build's decontamination tokens and n-gram hashes."""
+
+    def __init__(self, texts: list[str]):
+        grams = [_word_13grams(t) for t in texts]
+        h = np.concatenate(grams)
+        owner = np.repeat(np.arange(len(grams)), [len(g) for g in grams])
+        order = np.argsort(h, kind="stable")
+        self.h, self.owner = h[order], owner[order]
+
+    def worst(self, text: str) -> float:
+        q = _word_13grams(text)
+        lo, hi = np.searchsorted(self.h, q, "left"), np.searchsorted(self.h, q, "right")
+        hits = [self.owner[a:b] for a, b in zip(lo, hi) if b > a]
+        return float(np.bincount(np.concatenate(hits)).max() / len(q)) if hits else 0.0
+
+
+@pytest.mark.slow
+def test_no_heldout_row_is_a_near_duplicate_of_what_it_is_held_out_from():
+    """No dev row shares 5% of its 13-grams with one training row, no test row with one training
+    or dev row (classifiers/build_data.py NEAR_DUP_CONTAINMENT), counted here independently."""
+    train = [r["text"] for r in load_bundled_seeds() + load_bundled_negatives()]
+    dev = [r["text"] for r in load_heldout("dev")]
+    test = [r["text"] for r in load_heldout("test")]
+    owners = _Owners(train)
+    # the measure finds what it should: half of a training text is all inside that text
+    assert owners.worst(" ".join(train[7].split()[:400])) == 1.0
+    # the build reads NFKC tokens with punctuation as spaces, this test plain \w+ words: they
+    # read OpenStax's Unicode math a little differently (one dev row: 0.047 there, 0.059 here)
+    assert max(owners.worst(t) for t in dev) < 0.065
+    owners = _Owners(train + dev)
+    assert max(owners.worst(t) for t in test) < 0.065
 
 
 def test_bundled_openstax_sections_hold_each_block_once():
@@ -246,14 +330,17 @@ def test_training_does_not_depend_on_what_the_process_freed_before(tmp_path):
 
 
 @pytest.mark.slow
-def test_default_classifier_separates_the_heldout_set(tmp_path):
-    """Issue 5 target: recall >= 0.95 at precision >= 0.90 on the bundled held-out set,
-    with the default config (dim 256, wordNgrams 3), seeds vs diverse real non-math pages."""
+def test_default_classifier_separates_the_heldout_sets(tmp_path):
+    """Issue 5 target: recall >= 0.95 at precision >= 0.90, with the default config (dim 256,
+    wordNgrams 3), seeds vs diverse real non-math pages; on dev (the defaults were chosen on
+    it) and on test (they were not; a third of its rows from collections never trained on)."""
     cfg = dataclasses.replace(RecallConfig(), threads=2)
     path = train_classifier(load_bundled_seeds(), load_bundled_negatives(), cfg, tmp_path / "m.bin")
     held = load_heldout()
-    scores = MathScorer(path).score_many(held)
-    m = evaluate(scores, [r["label"] for r in held], cfg.threshold)
-    print("held-out at default config:", m)
-    assert m["recall"] >= 0.95 and m["precision"] >= 0.90, m
-    assert m["pr_auc"] >= 0.98
+    figures = evaluate_heldout(MathScorer(path).score_many(held), held, cfg.threshold)
+    for name, m in figures.items():
+        print(f"{name} at default config:", m)
+    for name in ("dev", "test"):
+        m = figures[name]
+        assert m["recall"] >= 0.95 and m["precision"] >= 0.90, (name, m)
+        assert m["pr_auc"] >= 0.98, (name, m)

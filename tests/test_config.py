@@ -1,24 +1,60 @@
 """The config schema, its YAML defaults, overrides and the errors for bad values."""
 
+import copy
 import dataclasses
 
 import pytest
 import yaml
 
-from pipeline.config import Config, ConfigError, defaults_yaml, load_config, redact
+from pipeline.config import DEFAULTS_PATH, Config, ConfigError, defaults_yaml, load_config, redact
+
+
+def config_differences(yaml_cfg: dict, code_cfg: dict) -> list[str]:
+    """Every disagreement between the YAML defaults and the dataclass defaults: a section or key
+    in one only, or a value that differs in value or in type (``1`` is not ``True``, ``5`` not
+    ``5.0``: YAML would hand a user's file the wrong type)."""
+    out = []
+    for section in sorted(set(yaml_cfg) | set(code_cfg)):
+        if section not in code_cfg or section not in yaml_cfg:
+            where = "defaults.yaml" if section in yaml_cfg else "the dataclasses"
+            out.append(f"{section}: only in {where}")
+            continue
+        y, c = yaml_cfg[section] or {}, code_cfg[section]
+        for key in sorted(set(y) | set(c)):
+            name = f"{section}.{key}"
+            if key not in c or key not in y:
+                out.append(f"{name}: only in {'defaults.yaml' if key in y else 'the dataclasses'}")
+            elif type(y[key]) is not type(c[key]) or y[key] != c[key]:
+                out.append(f"{name}: defaults.yaml {y[key]!r}, dataclass {c[key]!r}")
+    return out
 
 
 def test_defaults_yaml_matches_dataclasses():
     """Every tunable is in defaults.yaml with the dataclass default, and nothing else is."""
-    yaml_cfg = defaults_yaml()
+    assert config_differences(defaults_yaml(), Config().to_dict()) == []
+    # and the YAML file read through the schema (coercion, validation) gives the same object
+    assert load_config(DEFAULTS_PATH) == Config()
+
+
+def test_the_defaults_comparison_finds_each_kind_of_drift():
+    """The check above can fail: a changed value, a bool written as an int, a key or a
+    section on one side only, each found and named."""
+    yaml_cfg = copy.deepcopy(defaults_yaml())
     code_cfg = Config().to_dict()
-    assert set(yaml_cfg) == set(code_cfg)
-    for section, values in code_cfg.items():
-        assert set(yaml_cfg[section]) == set(values), section
-        for key, value in values.items():
-            assert yaml_cfg[section][key] == value, f"{section}.{key}"
-    # and loading the YAML through the schema gives the same object
-    assert load_config(None) == Config()
+    yaml_cfg["dedup"]["threshold"] = 0.7
+    yaml_cfg["clean"]["enabled"] = 1
+    del yaml_cfg["recall"]["lr"]
+    yaml_cfg["export"]["shard_rowz"] = 5
+    yaml_cfg["nosuch"] = {"a": 1}
+    del code_cfg["spark"]
+    assert config_differences(yaml_cfg, code_cfg) == [
+        "clean.enabled: defaults.yaml 1, dataclass True",
+        "dedup.threshold: defaults.yaml 0.7, dataclass 0.8",
+        "export.shard_rowz: only in defaults.yaml",
+        "nosuch: only in defaults.yaml",
+        "recall.lr: only in the dataclasses",
+        "spark: only in defaults.yaml",
+    ]
 
 
 def test_file_and_overrides(tmp_path):

@@ -1,4 +1,7 @@
-"""notebooks/classifier_recall.ipynb runs on a real run folder: no cell errors, real plots."""
+"""notebooks/classifier_recall.ipynb runs on a real run folder: no cell errors, real plots.
+
+The run folder is built here, in tmp (tests/recall_helpers.py): never a folder a developer left
+behind (out/sample), whose content the test does not know."""
 
 from __future__ import annotations
 
@@ -17,11 +20,8 @@ def test_notebook_runs_and_plots(spark, tmp_path_factory, monkeypatch):
     import nbformat
     from nbclient import NotebookClient
 
-    sample = REPO / "out" / "sample"
-    if (sample / "models" / "iter=1" / "metrics.json").exists():
-        run = sample
-    else:
-        run = build_recall_run(spark, tmp_path_factory.getbasetemp())
+    run = build_recall_run(spark, tmp_path_factory.getbasetemp())
+    assert (run / "models" / "iter=2" / "metrics.json").exists(), f"no recall run built in {run}"
     monkeypatch.setenv("MATHMINE_RUN", str(run))
     # planted credentials: the kernel inherits them, and no output may show them (issue 11)
     planted = {
@@ -48,6 +48,10 @@ def test_notebook_runs_and_plots(spark, tmp_path_factory, monkeypatch):
                 images += 1
     # recall/precision, PR curves, histograms, domains, crawl score histogram
     assert images >= 5
+    # every figure names its held-out set: the per-iteration table has dev and test columns
+    table = next(c for c in nb.cells if c.cell_type == "code" and "per_iter = " in c.source)
+    shown = "".join(o.get("data", {}).get("text/plain", "") for o in table.outputs)
+    assert "dev recall" in shown and "test recall" in shown
     text = nbformat.writes(nb)
     for v in planted.values():
         assert v not in text

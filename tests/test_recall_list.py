@@ -15,8 +15,9 @@ CFG = RecallConfig(dim=64, bucket=100_000, threads=2, max_positives=400, max_neg
 
 
 def _docs() -> list[dict]:
-    rows = [r for r in load_heldout() if r["url"].startswith("https://")]
-    rows = rows[::3]
+    """The "crawl": dev pages (the loop's figures below are on test pages, never in the crawl)."""
+    rows = [r for r in load_heldout("dev") if r["url"].startswith("https://")]
+    rows = rows[::2]
     return [
         {
             "id": f"d{i}",
@@ -42,7 +43,7 @@ def test_list_loop_stops_when_few_pages_are_new(tmp_path):
         tmp_path,
         load_bundled_seeds()[::6],
         load_bundled_negatives()[::2],
-        load_heldout()[::4],
+        load_heldout("test")[::3],
         log=logs.append,
     )
     # iteration 2 re-selects (nearly) the same pages: fewer than 50% new -> stop, not 4
@@ -53,7 +54,10 @@ def test_list_loop_stops_when_few_pages_are_new(tmp_path):
     for m in history:
         written = json.loads((tmp_path / f"iter={m['iteration']}" / "metrics.json").read_text())
         assert written["pages_selected"] == m["pages_selected"]
-        assert m["heldout"]["recall"] >= 0.9 and m["heldout"]["precision"] >= 0.9
+        assert set(m["heldout"]) == {"test", "test_seed_collections", "test_unseen_collections"}
+        assert m["heldout"]["test"]["recall"] >= 0.9 and m["heldout"]["test"]["precision"] >= 0.9
+        assert m["heldout_sets"]["test"] == "no default was chosen on these rows"
+    assert set(history[1]["heldout_recall_change"]) == set(history[1]["heldout"])
     selected_math = history[0]["pages_selected"]
     n_math = sum(d["label"] for d in docs)
     assert 0.8 * n_math <= selected_math <= 1.1 * n_math

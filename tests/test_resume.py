@@ -132,8 +132,7 @@ def _mathmine_run(out: Path, *extra: str) -> subprocess.Popen:
 @pytest.mark.slow
 @pytest.mark.spark
 def test_killed_run_resumes_to_the_same_manifest(spark, tmp_path):
-    if not all(w.exists() for w in WARCS):
-        pytest.skip("WARC fixtures of tests/data/warc not present")
+    assert all(w.exists() for w in WARCS), "WARC fixtures of tests/data/warc missing"
     # killed once extract has committed some WARCs' docs (and before it finished all)
     crash = tmp_path / "crash"
     proc = _mathmine_run(crash)
