@@ -24,9 +24,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from pipeline.clean_analysis import analyse
+from pipeline.clean_boilerplate import page_line_hashes
+from pipeline.clean_chain import clean_document
+from pipeline.clean_rules import PAGE, RULES
 from pipeline.config import CleanConfig
 from pipeline.math_text import formulas
-from pipeline.quality import DOC_RULES, analyse, clean_document
 from pipeline.text_norm import normalize_text, split_lines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +61,6 @@ def load_corpora() -> dict[str, list[dict]]:
 def with_boilerplate(docs: list[dict], cfg: CleanConfig) -> list[dict]:
     """The docs with the cross-page boilerplate hashes of their registered domain, counted
     over the corpus as the Spark stage counts them over a run (pure Python here)."""
-    from pipeline.quality import page_line_hashes
     from pipeline.urls import registered_domain
 
     doms = [registered_domain(d.get("url") or "") for d in docs]
@@ -74,12 +76,7 @@ def with_boilerplate(docs: list[dict], cfg: CleanConfig) -> list[dict]:
 
 def run_mathmine(docs: list[dict], cfg: CleanConfig) -> dict:
     """Each family alone (does it fire?), the chain's first reason, lines removed, formulas."""
-    fam_of = {
-        "gopher_repetition": "gopher_repetition",
-        "gopher_quality": "gopher_quality",
-        "c4_document": "c4",
-        "fineweb_quality": "fineweb",
-    }
+    fam_of = {r.name: r.family for r in RULES if r.kind == PAGE}
     fires: Counter = Counter()
     first: Counter = Counter()
     by_source: Counter = Counter()
@@ -307,7 +304,7 @@ def main() -> int:
     t_an = time.perf_counter() - t0
     n_lines = sum(len(split_lines(d["text"])) for d in pages)
     print(f"normalise + analyse alone: {len(pages) / t_an:.0f} pages/s ({n_lines} lines)")
-    print(f"rules: {', '.join(n for n, _ in DOC_RULES)} + url lists, boilerplate, C4 lines, PII")
+    print("rules: " + ", ".join(f"{r.name} ({r.kind})" for r in RULES))
     return 0
 
 

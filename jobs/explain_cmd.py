@@ -81,7 +81,7 @@ def domain_boilerplate(run: RunFolder, domain: str, cfg: CleanConfig) -> list[in
     """Line hashes on >= boilerplate_min_pages pages of ``domain`` (recounted from docs/)."""
     from collections import Counter
 
-    from pipeline.quality import page_line_hashes
+    from pipeline.clean_boilerplate import page_line_hashes
     from pipeline.text_norm import normalize_text
 
     if not (cfg.boilerplate_lines and domain):
@@ -126,7 +126,7 @@ def later_stages(run: RunFolder, doc_id: str) -> dict[str, Any]:
 
 
 def explain_doc(run: RunFolder, doc: dict, cfg: CleanConfig) -> dict[str, Any]:
-    from pipeline.quality import clean_document
+    from pipeline.clean_chain import clean_document
 
     d = dict(doc)
     d["boilerplate_hashes"] = domain_boilerplate(run, d.get("domain") or "", cfg)
