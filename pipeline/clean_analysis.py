@@ -142,6 +142,13 @@ def numbers_are_math(ln: Line) -> bool:
     return ends_punctuated(ln) or has_arithmetic(ln.prose) or has_number_sequence(ln.prose)
 
 
+def is_number_row(ln: Line) -> bool:
+    """A row of numbers: two or more words, at least half of them with a digit (a table row,
+    a list of values; the extractor's cell tabs are one space after normalisation)."""
+    words = ln.prose.split()
+    return len(words) >= 2 and 2 * sum(any(c.isdigit() for c in w) for w in words) >= len(words)
+
+
 def count_duplicates(items: list[str], exempt: list[bool]) -> tuple[int, int]:
     """(how many, how many chars): items equal to an earlier item, exempt ones not counted."""
     seen: set[str] = set()

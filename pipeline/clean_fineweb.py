@@ -26,11 +26,15 @@ def fineweb_quality(text: str, url: str, cfg: CleanConfig, a: Analysed | None = 
     lines = a.nonempty
     if not lines:
         return "fineweb_empty"
-    if cfg.fineweb_line_punct_ratio:
+    # whether the page is prose or a menu is a question about pages without math: a page with
+    # formulas mixes display lines, tables, labels and its site's metadata table (PlanetMath's
+    # short definitions: 17 metadata lines around two sentences), and Gopher still judges it
+    line_ratios = cfg.fineweb_line_ratios_with_math or a.math_evidence < cfg.math_min_formulas
+    if cfg.fineweb_line_punct_ratio and line_ratios:
         ratio = sum(ends_punctuated(ln) for ln in lines) / len(lines)
         if ratio < cfg.fineweb_line_punct_ratio:
             return "fineweb_line_punct_ratio"
-    if cfg.fineweb_short_line_ratio:
+    if cfg.fineweb_short_line_ratio and line_ratios:
         short = sum(
             not (ln.is_formula or is_code_line(ln))
             and len(ln.text.strip()) <= cfg.fineweb_short_line_chars

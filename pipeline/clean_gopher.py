@@ -16,6 +16,7 @@ from pipeline.clean_analysis import (
     Analysed,
     analyse,
     count_duplicates,
+    is_number_row,
     numbers_are_math,
     repeats_by_design,
 )
@@ -63,9 +64,11 @@ def gopher_quality(text: str, url: str, cfg: CleanConfig, a: Analysed | None = N
     if cfg.max_words and n_words > cfg.max_words:
         return "gopher_long_doc"
     lines = a.nonempty
-    math_lines = [numbers_are_math(ln) for ln in lines]
     # numbers in sentences, sums and sequences are math, not 1-letter words; numbers in
-    # table rows still count (sports tables fail here)
+    # table rows still count (sports tables fail here), unless the table is a page with
+    # math's table of invariants (factorizations, Mersenne primes: short tokens by nature)
+    math_tables = cfg.math_tables and has_math
+    math_lines = [numbers_are_math(ln) or (math_tables and is_number_row(ln)) for ln in lines]
     mean_words = words
     if any(math_lines):
         mean_words = [

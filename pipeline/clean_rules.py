@@ -26,6 +26,7 @@ from pipeline.clean_boilerplate import boilerplate_lines
 from pipeline.clean_c4 import c4_document, c4_lines
 from pipeline.clean_fineweb import fineweb_quality
 from pipeline.clean_gopher import gopher_quality, gopher_repetition
+from pipeline.clean_thread_chrome import thread_chrome_lines
 from pipeline.clean_url_lists import allowlist_for, url_blocklist
 from pipeline.config import CleanConfig
 from pipeline.pii import PIICounts, replace_pii
@@ -88,8 +89,13 @@ def _domain_boilerplate(
     return boilerplate_lines(lines, frozenset(int(h) for h in hashes))
 
 
-def _c4_lines(lines: list[Line], cfg: CleanConfig, doc: dict) -> tuple[list[Line], list[Line]]:
-    return c4_lines(lines, cfg)
+def _page_lines_only(rule: Callable[..., Any]) -> Callable[..., Any]:
+    """A line rule that reads the page's lines and no other field of the document."""
+
+    def apply(lines: list[Line], cfg: CleanConfig, doc: dict) -> tuple[list[Line], list[Line]]:
+        return rule(lines, cfg)
+
+    return apply
 
 
 def _pii(text: str, cfg: CleanConfig, dec: Any) -> str:
@@ -171,7 +177,23 @@ RULES: tuple[Rule, ...] = (
         ),
         "A line with a formula is never removed; javascript, policy words and long words are "
         "looked for outside formulas.",
-        _c4_lines,
+        _page_lines_only(c4_lines),
+    ),
+    Rule(
+        "thread_chrome",
+        LINE,
+        "thread",
+        "lines",
+        (
+            "thread_chrome_lines",
+            "thread_chrome_min_repeats",
+            "thread_chrome_max_chars",
+            "thread_chrome_post_words",
+        ),
+        "Lines with a formula, TeX, a structure label, a worked step or arithmetic are never "
+        "chrome.",
+        _page_lines_only(thread_chrome_lines),
+        enabled=lambda cfg: cfg.thread_chrome_lines,
     ),
     Rule(
         "gopher_repetition",
