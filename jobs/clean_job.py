@@ -6,8 +6,9 @@ Reads DIR/docs/, finds cross-page boilerplate lines per registered domain (cc_ne
 normalised line on >= clean.boilerplate_min_pages pages of one domain; lines with formulas never
 count), applies the rules of pipeline/clean_rules.py to every document and writes DIR/clean/ (the
 kept documents, same columns as docs/, cleaned text) and DIR/clean_decisions/ (id, url, keep,
-reason, lines_in, lines_out, lines_removed). stats.json gets the stage "clean": documents dropped
-per rule and lines removed per rule. ``mathmine explain`` shows one document's decision.
+reason, lines_in, lines_out, lines_removed, lines_removed_by_rule). stats.json gets the stage
+"clean": documents dropped per rule and lines removed per rule. ``mathmine explain`` shows one
+document's decision.
 """
 
 from __future__ import annotations
@@ -230,6 +231,7 @@ def run_clean(spark, run: RunFolder, config: Config) -> dict:
             "lines_in",
             "lines_out",
             (F.col("lines_in") - F.col("lines_out")).alias("lines_removed"),
+            F.col("lines_removed").alias("lines_removed_by_rule"),
         ).write.mode("overwrite").parquet(run.uri("clean_decisions"))
         stats = stats_from_frame(result, n_common, time.perf_counter() - t0)
     finally:

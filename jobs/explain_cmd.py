@@ -143,6 +143,8 @@ def explain_doc(run: RunFolder, doc: dict, cfg: CleanConfig) -> dict[str, Any]:
 
 
 def format_explanation(e: dict[str, Any]) -> str:
+    from pipeline.clean_rules import rule_named
+
     c = e["clean"]
     lines = [
         f"document {e['id']}  {e['url']}",
@@ -157,6 +159,9 @@ def format_explanation(e: dict[str, Any]) -> str:
         if r["removed"]:
             what += f", {len(r['removed'])} line(s) removed"
         lines.append(f"  {r['rule']:<20} {what}")
+        if r["outcome"] == "drop":
+            keys = rule_named(r["rule"]).config_keys
+            lines.append(f"      set by: {', '.join('clean.' + k for k in keys)}")
         for ln in r["removed"]:
             shown = ln if len(ln) <= 160 else ln[:157] + "..."
             lines.append(f"      - {shown!r}")

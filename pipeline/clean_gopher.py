@@ -31,7 +31,7 @@ _MD_HEADING = re.compile(r"^#{1,6}\s", re.M)
 _TEX_SPACING = re.compile(r"[.,;:]?(?:\\[,;:! ]|\\\\)+[.,;:]?")
 
 
-def words_with_formulas(a: Analysed) -> list[str | None]:
+def words_with_formulas(a: Analysed, number_rows: bool = False) -> list[str | None]:
     """The whitespace words of lines without math, in order; a line with a formula or with a
     worked step of plain arithmetic ("48/2 = 24") is one ``None`` gap (n-grams across it are
     skipped).
@@ -39,11 +39,12 @@ def words_with_formulas(a: Analysed) -> list[str | None]:
     Exercise sets state one formula per line with the same wording ("Find the first five terms
     of the sequence where the first term is $a_1 = 5$ and the common difference is $d = 3$.",
     22 times in an OpenStax section): that wording repeats by design, so Gopher's n-gram
-    shares are measured on the prose lines only.
+    shares are measured on the prose lines only. With ``number_rows`` a row of numbers is a
+    gap too: a table of invariants repeats "0 0" by nature (exponents of primes in $n!$).
     """
     out: list[str | None] = []
     for ln in a.lines:
-        if ln.has_math or is_worked_step(ln.prose):
+        if ln.has_math or is_worked_step(ln.prose) or (number_rows and is_number_row(ln)):
             out.append(None)
         else:
             out.extend(ln.text.split())
@@ -235,7 +236,8 @@ def gopher_repetition(
             return "gopher_dup_line_char_frac"
     # Gopher's n-grams are over whitespace words (datatrove uses spaCy tokens, which makes
     # every "$x$, $y$" a run of punctuation n-grams); n-grams through a formula are skipped
-    idx = NgramIndex(words_with_formulas(a))
+    math_tables = cfg.math_tables and a.math_evidence >= cfg.math_min_formulas
+    idx = NgramIndex(words_with_formulas(a, number_rows=math_tables))
     # a page rich in formulas repeats its method in words in every worked example (the five
     # steps of a problem-solving strategy, restated for each example of an OpenStax section)
     scale = 1.0

@@ -118,6 +118,7 @@ _GOPHER_QUALITY_KEYS = (
     "min_alpha_words_ratio",
     "min_stop_words",
     "min_stop_words_with_math",
+    "math_tables",
 )
 
 RULES: tuple[Rule, ...] = (
@@ -189,9 +190,11 @@ RULES: tuple[Rule, ...] = (
             "thread_chrome_min_repeats",
             "thread_chrome_max_chars",
             "thread_chrome_post_words",
+            "thread_quote_min_chars",
+            "thread_chrome_max_share",
         ),
         "Lines with a formula, TeX, a structure label, a worked step or arithmetic are never "
-        "chrome.",
+        "chrome nor quote copies, and only pages that speak forum are touched.",
         _page_lines_only(thread_chrome_lines),
         enabled=lambda cfg: cfg.thread_chrome_lines,
     ),
@@ -209,6 +212,8 @@ RULES: tuple[Rule, ...] = (
             "dup_ngram_fracs",
             "math_rich_formulas",
             "ngram_scale_math_rich",
+            "math_tables",
+            "math_min_formulas",
         ),
         "Formula and TeX lines, structure labels and worked steps are never duplicates, "
         "n-grams through a formula are skipped, and n-gram limits are x1.5 on math-rich pages.",
@@ -229,7 +234,7 @@ RULES: tuple[Rule, ...] = (
         READS_TEXT,
         _GOPHER_QUALITY_KEYS,
         "A formula counts as the words it reads as, never as a symbol or a short word; a page "
-        "with math needs 20 words and one stop word.",
+        "with math needs 20 words and one stop word, and its rows of numbers are math.",
         gopher_quality,
         reasons=(
             "gopher_short_doc",
@@ -267,9 +272,13 @@ RULES: tuple[Rule, ...] = (
             "fineweb_char_dup_ratio",
             "fineweb_char_dup_ratio_math_rich",
             "fineweb_list_ratio",
+            "fineweb_line_ratios_with_math",
+            "math_min_formulas",
+            "math_rich_formulas",
         ),
-        "A formula line counts as punctuated and is never short; repeated lines with math, "
-        "code, list items, labels and exercise prompts are not duplicates.",
+        "A formula line counts as punctuated and is never short, pages with math skip the "
+        "short/punctuated line ratios; repeated math, code, list, label and prompt lines are "
+        "not duplicates.",
         fineweb_quality,
         reasons=(
             "fineweb_empty",
@@ -277,6 +286,9 @@ RULES: tuple[Rule, ...] = (
             "fineweb_short_line_ratio",
             "fineweb_char_dup_ratio",
             "fineweb_list_ratio",
+            "fineweb_line_ratios_with_math",
+            "math_min_formulas",
+            "math_rich_formulas",
         ),
     ),
     Rule(

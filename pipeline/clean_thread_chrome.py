@@ -92,18 +92,22 @@ def _chrome_key(ln: Line, max_chars: int) -> str | None:
     wrote:", "DMW said:") keys as its verb, a "Label: value" line as its label, a rule or
     separator ("-----", "|") and any other short line as itself."""
     t = ln.text.strip()
-    if not t or len(t) > _MAX_LABELLED or repeats_by_design(ln) or has_arithmetic(ln.prose):
+    if not t or len(t) > _MAX_LABELLED:
+        return None
+    label = _LABEL.match(t)
+    if len(t) > max_chars and not (label and _speaks_forum(label.group(1))):
+        return None  # long lines are posts' text (checked first: most lines of a page)
+    if repeats_by_design(ln) or has_arithmetic(ln.prose):
         return None
     if not _ALNUM.search(t):
         return None if _BRACKETS.search(t) or _is_code(t) else t
     m = _ATTRIBUTION.match(t)
     if m and m.group(1).lower() in CHROME_WORDS:
         return m.group(1).lower() + ":"
-    m = _LABEL.match(t)
-    if m and (len(t) <= max_chars or _speaks_forum(m.group(1))) and not _is_code(t):
-        return m.group(1) + ":"
+    if label and not _is_code(t):
+        return label.group(1) + ":"
     if len(t) > max_chars or _is_code(t) or t.endswith(_SENTENCE_END):
-        return None  # long lines, code and sentences are posts' text, not chrome
+        return None  # code and sentences are posts' text, not chrome
     # "2 likes", "1 answer", "506 Likes 41 Shares": a counter of the post, whatever its value
     return _DIGITS.sub("0", t) if _chrome_words(t) else t
 
