@@ -13,13 +13,9 @@ from pipeline.config import CleanConfig
 from pipeline.text_norm import Line
 
 C4_END_PUNCT = (".", "?", "!", '"', "'")
-POLICY_SUBSTRINGS = (
-    "terms of use",
-    "privacy policy",
-    "cookie policy",
-    "uses cookies",
-    "use of cookies",
-    "use cookies",
+# C4's policy phrases: cookie banners and legal footers
+POLICY_SUBSTRINGS = tuple(
+    "terms of use|privacy policy|cookie policy|uses cookies|use of cookies|use cookies".split("|")
 )
 _CITATION_RE = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]")
 
