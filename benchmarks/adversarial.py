@@ -18,11 +18,12 @@ from collections.abc import Callable
 
 from classifiers.features import to_fasttext_line
 from pipeline import math_text
+from pipeline.clean_boilerplate import page_line_hashes
+from pipeline.clean_chain import clean_document
 from pipeline.config import CleanConfig, DedupConfig
 from pipeline.decontam import _token_hashes, ngram_hashes, tokenize
 from pipeline.minhash import minhash_signature
 from pipeline.pii import replace_pii
-from pipeline.quality import clean_document, page_line_hashes
 
 Family = Callable[[int], str]
 

@@ -4,10 +4,11 @@
 
 Reads DIR/docs/, finds cross-page boilerplate lines per registered domain (cc_net-style: a
 normalised line on >= clean.boilerplate_min_pages pages of one domain; lines with formulas never
-count), applies the rules of pipeline/quality.py to every document and writes DIR/clean/ (the
+count), applies the rules of pipeline/clean_rules.py to every document and writes DIR/clean/ (the
 kept documents, same columns as docs/, cleaned text) and DIR/clean_decisions/ (id, url, keep,
-reason, lines_in, lines_out, lines_removed). stats.json gets the stage "clean": documents dropped
-per rule and lines removed per rule. ``mathmine explain`` shows one document's decision.
+reason, lines_in, lines_out, lines_removed, lines_removed_by_rule). stats.json gets the stage
+"clean": documents dropped per rule and lines removed per rule. ``mathmine explain`` shows one
+document's decision.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class LineHashBatches:
     def __call__(self, batches):
         import pyarrow as pa
 
-        from pipeline.quality import page_line_hashes
+        from pipeline.clean_boilerplate import page_line_hashes
         from pipeline.text_norm import normalize_text
 
         for b in batches:
@@ -77,7 +78,7 @@ class CleanBatches:
     def __call__(self, batches):
         import pyarrow as pa
 
-        from pipeline.quality import clean_document
+        from pipeline.clean_chain import clean_document
 
         for b in batches:
             ids = b.column("id").to_pylist()
@@ -182,7 +183,7 @@ def stats_from_frame(result, n_common: int, seconds: float) -> StageStats:
     """Per-rule drop counts and per-rule lines removed, in one Spark aggregation."""
     from pyspark.sql import functions as F
 
-    from pipeline.quality import LINE_RULES
+    from pipeline.clean_rules import LINE_RULES, lines_removed_counter
 
     sums = ["lines_in", "lines_out", "pii_emails", "pii_ips"]
     aggs = [F.count("*").alias("n")] + [F.sum(c).alias(c) for c in sums]
@@ -201,7 +202,7 @@ def stats_from_frame(result, n_common: int, seconds: float) -> StageStats:
     for c in sums:
         stats.add(c, totals.get(c, 0))
     for r in LINE_RULES:
-        stats.add(f"lines_removed_{r}", totals.get(f"lr_{r}", 0))
+        stats.add(lines_removed_counter(r), totals.get(f"lr_{r}", 0))
     stats.add("boilerplate_domain_lines", n_common)
     stats.add("seconds", round(seconds, 2))
     return stats
@@ -230,6 +231,7 @@ def run_clean(spark, run: RunFolder, config: Config) -> dict:
             "lines_in",
             "lines_out",
             (F.col("lines_in") - F.col("lines_out")).alias("lines_removed"),
+            F.col("lines_removed").alias("lines_removed_by_rule"),
         ).write.mode("overwrite").parquet(run.uri("clean_decisions"))
         stats = stats_from_frame(result, n_common, time.perf_counter() - t0)
     finally:

@@ -81,7 +81,7 @@ def domain_boilerplate(run: RunFolder, domain: str, cfg: CleanConfig) -> list[in
     """Line hashes on >= boilerplate_min_pages pages of ``domain`` (recounted from docs/)."""
     from collections import Counter
 
-    from pipeline.quality import page_line_hashes
+    from pipeline.clean_boilerplate import page_line_hashes
     from pipeline.text_norm import normalize_text
 
     if not (cfg.boilerplate_lines and domain):
@@ -128,7 +128,7 @@ def later_stages(run: RunFolder, doc_id: str) -> dict[str, Any]:
 
 
 def explain_doc(run: RunFolder, doc: dict, cfg: CleanConfig) -> dict[str, Any]:
-    from pipeline.quality import clean_document
+    from pipeline.clean_chain import clean_document
 
     d = dict(doc)
     d["boilerplate_hashes"] = domain_boilerplate(run, d.get("domain") or "", cfg)
@@ -145,6 +145,8 @@ def explain_doc(run: RunFolder, doc: dict, cfg: CleanConfig) -> dict[str, Any]:
 
 
 def format_explanation(e: dict[str, Any]) -> str:
+    from pipeline.clean_rules import rule_named
+
     c = e["clean"]
     lines = [
         f"document {e['id']}  {e['url']}",
@@ -159,6 +161,9 @@ def format_explanation(e: dict[str, Any]) -> str:
         if r["removed"]:
             what += f", {len(r['removed'])} line(s) removed"
         lines.append(f"  {r['rule']:<20} {what}")
+        if r["outcome"] == "drop":
+            keys = rule_named(r["rule"]).config_keys
+            lines.append(f"      set by: {', '.join('clean.' + k for k in keys)}")
         for ln in r["removed"]:
             shown = ln if len(ln) <= 160 else ln[:157] + "..."
             lines.append(f"      - {shown!r}")

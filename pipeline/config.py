@@ -74,12 +74,20 @@ class CleanConfig:
     fineweb_char_dup_ratio: float = 0.03  # FineWeb: 0.01 (see defaults.yaml)
     fineweb_char_dup_ratio_math_rich: float = 0.15  # pages rich in math
     fineweb_list_ratio: float = 0.3
+    fineweb_line_ratios_with_math: bool = False  # short/punctuated line ratios on pages with math
     boilerplate_lines: bool = True
     boilerplate_min_pages: int = 5  # a line on this many pages of one domain is boilerplate
     url_blocklist: str = ""  # path to a file of domains/substrings; '' = bundled default
     url_allowlist: str = ""
     normalize_unicode: bool = True
     pii: bool = True
+    math_tables: bool = True  # numbers in number rows of a page with math are math, not words
+    thread_chrome_lines: bool = True  # threads' per-post chrome and quote copies removed
+    thread_chrome_min_repeats: int = 3  # a chrome line recurs this often in one page
+    thread_chrome_max_chars: int = 60  # chrome lines are at most this long
+    thread_chrome_post_words: int = 5  # words between two chrome lines that make a post
+    thread_quote_min_chars: int = 20  # later copies of prose lines this long are quotes
+    thread_chrome_max_share: float = 0.5  # the rule removes nothing beyond this share of a page
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The clean stage in Spark (local[2]) on a tiny run folder built from real page texts.
 
-The Spark result must match the pure per-document path (pipeline.quality) document by document,
+The Spark result must match the pure per-document path (pipeline.clean_chain) document by document,
 cross-page boilerplate lines must be found per domain (PlanetMath's per-entry metadata lines),
 and no math page or formula may be lost.
 """
@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.clean_boilerplate import page_line_hashes
+from pipeline.clean_chain import clean_document
 from pipeline.config import CleanConfig, Config
 from pipeline.math_text import formulas
-from pipeline.quality import clean_document, page_line_hashes
 from pipeline.records import doc_id, docs_schema
 from pipeline.text_norm import normalize_text
 from pipeline.urls import registered_domain

@@ -9,9 +9,9 @@ import pytest
 
 from classifiers.fasttext_model import MathScorer, train_classifier
 from classifiers.seeds import load_bundled_negatives, load_bundled_seeds
+from pipeline.clean_chain import clean_partition
 from pipeline.config import Config, RecallConfig
 from pipeline.extract import extract_warc
-from pipeline.quality import clean_partition
 from pipeline.records import StageStats
 
 REPO = Path(__file__).resolve().parent.parent

@@ -4,8 +4,8 @@ Not used at test time: the tests read the committed JSONL files next to this scr
 Usage: .venv/bin/python tests/data/clean/build_fixtures.py /path/to/shared/data
        .venv/bin/python tests/data/clean/build_fixtures.py /path/to/shared/data out/sample
        (the second form writes math_pages_extracted.jsonl from a `mathmine sample` run)
-       .venv/bin/python tests/data/clean/build_fixtures.py /path/to/shared/data out/sample
-       (the second form writes math_pages_extracted.jsonl from a `mathmine sample` run)
+       .venv/bin/python tests/data/clean/build_fixtures.py /path/to/shared/data --math-tables
+       (writes only math_tables.jsonl: PlanetMath table pages through mathmine's fast path)
 
 Math pages become text the way the extractor emits it: MathML with ``alttext`` -> ``$..$`` /
 ``$$..$$``, MathJax ``\\(..\\)`` / ``\\[..\\]`` left as written, Markdown+LaTeX and StackMathQA
@@ -206,8 +206,37 @@ def build_extracted(run_dir: Path) -> list[dict]:
     ]
 
 
+# PlanetMath pages that are tables of invariants: short math tokens by nature (the factorization
+# table was dropped by Gopher's mean word length, the others by its alphabetic-word share)
+MATH_TABLE_PAGES = (
+    "11_Number_theory/html/11A41-TableOfIntegerFactorizationsFor0N1001.html.gz",
+    "11_Number_theory/html/11A51-FactorizationsOfNFor1N50.html.gz",
+    "11_Number_theory/html/11N56-ListOfDivisorsOfSomeSmallHighlyCompositeNumbers.html.gz",
+)
+
+
+def build_math_tables(shared: Path) -> list[dict]:
+    """PlanetMath table pages as mathmine's extract stage emits them (fast path)."""
+    from pipeline.html_text import extract_text
+
+    out = []
+    for rel in MATH_TABLE_PAGES:
+        name = rel.rsplit("/", 1)[-1][: -len(".html.gz")]
+        url = f"https://planetmath.org/{name.split('-', 1)[-1].lower()}"
+        ext = extract_text(_gz(shared / "math-seeds/planetmath" / rel), url=url, mode="fast")
+        out.append({"source": f"planetmath/{rel}", "url": url, "text": ext.text})
+    return out
+
+
 def main() -> None:
     shared = Path(sys.argv[1])
+    if sys.argv[2:] == ["--math-tables"]:
+        docs = build_math_tables(shared)
+        with open(OUT / "math_tables.jsonl", "w") as f:
+            for d in docs:
+                f.write(json.dumps(d, ensure_ascii=False) + "\n")
+        print("math_tables", len(docs), sum(len(d["text"]) for d in docs), "chars")
+        return
     if len(sys.argv) > 2:
         # a `mathmine sample` run folder: the extractor's own text of the sample's math pages
         docs = build_extracted(Path(sys.argv[2]))
