@@ -35,6 +35,8 @@ class ExtractConfig:
     langs: tuple[str, ...] = ("en",)  # languages kept; empty = keep all
     min_lang_score: float = 0.5
     max_warc_record_bytes: int = 50_000_000  # compressed+uncompressed record cap while reading
+    threads: bool = True  # careful path: read forum / Q&A threads post by post
+    fast_threads: bool = True  # fast path too, on pages whose URL looks like a thread
 
 
 @dataclass(frozen=True)
