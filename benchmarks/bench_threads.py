@@ -44,8 +44,8 @@ sys.path.insert(0, str(REPO))
 from pipeline.charset import decode_html  # noqa: E402
 from pipeline.config import ExtractConfig  # noqa: E402
 from pipeline.html_text import Extraction, extract_text  # noqa: E402
-from pipeline.math_text import iter_formulas  # noqa: E402
-from tests.forum_gold import forum_pages, score_posts  # noqa: E402
+from tests.forum_gold import forum_pages, score_posts, stackexchange_posts  # noqa: E402
+from tests.test_extract_fixtures import formula_recall  # noqa: E402
 
 CFG = ExtractConfig(page_timeout_s=0)
 # the same without reading threads (the fields are absent from configs before they existed)
@@ -128,20 +128,6 @@ def _sample_math_pages() -> list[tuple[str, str, str]]:
                     (f"sample/{rec.url}", rec.url, decode_html(rec.body, rec.content_type)[0])
                 )
     return out
-
-
-def formula_recall(fast: str, careful: str) -> tuple[int, int]:
-    """(found, total): the fast text's formulas (whitespace-insensitive, with multiplicity)
-    present in the careful text."""
-    have = Counter("".join(f.split()) for f in iter_formulas(careful))
-    found = total = 0
-    for f in iter_formulas(fast):
-        k = "".join(f.split())
-        total += 1
-        if have[k] > 0:
-            have[k] -= 1
-            found += 1
-    return found, total
 
 
 def bench_math(data: Path | None, planetmath: int) -> dict:
@@ -276,28 +262,6 @@ def bench_gold_threads() -> dict:
     return out
 
 
-def stackexchange_posts(html: str) -> list[tuple[str, str]]:
-    """[(kind, text)] of a Stack Exchange page's question, answers and comments, read with
-    lxml (a parser the extractor does not use)."""
-    import lxml.html
-
-    doc = lxml.html.fromstring(html.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
-    out = []
-    for el in doc.xpath(
-        "//*[contains(concat(' ', @class, ' '), ' question ') or contains(concat(' ', @class, ' '),"
-        " ' answer ')]"
-    ):
-        kind = "question" if "question" in el.get("class").split() else "answer"
-        for body in el.xpath(
-            ".//*[contains(concat(' ', @class, ' '), ' js-post-body ') or "
-            "contains(concat(' ', @class, ' '), ' post-text ')]"
-        )[:1]:
-            out.append((kind, body.text_content()))
-        for c in el.xpath(".//*[contains(concat(' ', @class, ' '), ' comment-copy ')]"):
-            out.append(("comment", c.text_content()))
-    return out
-
-
 def bench_stackexchange() -> dict:
     pages = [p for p in forum_pages() if p.engine == "Stack Exchange"]
     print(
@@ -360,21 +324,12 @@ def unseen_pages(data: Path) -> dict[str, list[tuple[str, str, str, str]]]:
     for split in ("dev", "test"):
         rows = []
         for p in sorted((wcxb / split / "html").glob("*.html.gz")):
-            gt = json.loads(
-                gzip.decompress(
-                    (
-                        wcxb / split / "ground-truth" / p.name.replace(".html.gz", ".json.gz")
-                    ).read_bytes()
-                )
-            )
-            rows.append(
-                (
-                    engines.get(f"{split}/html/{p.name}", "?"),
-                    gt.get("url", ""),
-                    _read(p),
-                    gt["ground_truth"]["main_content"],
-                )
-            )
+            gt_path = wcxb / split / "ground-truth" / p.name.replace(".html.gz", ".json.gz")
+            gt = json.loads(gzip.decompress(gt_path.read_bytes()))
+            truth = gt["ground_truth"].get("main_content")
+            if truth:  # one page has none
+                engine = engines.get(f"{split}/html/{p.name}", "?")
+                rows.append((engine, gt.get("url", ""), _read(p), truth))
         sets[f"wcxb {split}"] = rows
     mh = data / "forum-pages" / "magic-html"
     base = json.loads(gzip.decompress((mh / "base.json.gz").read_bytes()))

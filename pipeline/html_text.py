@@ -9,7 +9,7 @@ Both paths parse with lexbor (resiliparse), rewrite math markup to LaTeX text in
 - ``careful``: the posts of a thread page (:mod:`pipeline.threads`), else trafilatura
   ``favor_precision`` on the rewritten DOM, Markdown-like output (paragraphs, lists, tables,
   code), formulas untouched. Then every formula the fast text has and this text lacks is put
-  back in place (:func:`merge_missing_formulas`): careful text never has fewer formulas.
+  back in place (:func:`merge_missing`): careful text never has fewer formulas.
 
 :attr:`Extraction.source` names how the text was made (:data:`SOURCES`).
 
@@ -22,6 +22,7 @@ wall time between phases. A page past a limit comes back as :class:`Dropped` wit
 from __future__ import annotations
 
 import bisect
+import difflib
 import functools
 import re
 import time
@@ -213,80 +214,110 @@ def _squash(s: str) -> str:
     return "".join(s.split())
 
 
-def merge_missing_formulas(text: str, fast: str) -> tuple[str, int]:
-    """``text`` with the lines of ``fast`` that carry formulas ``text`` lacks, each put after
-    the last line both texts share before it. Returns (text, formulas added).
+def _lost_formula_blocks(text: str, fast: str) -> dict[int, tuple[int, int]]:
+    """{first line: (last line + 1, formulas lost)} of the formula blocks of ``fast`` holding a
+    formula ``text`` lacks.
 
-    The careful extractors (trafilatura, the thread reader) drop blocks the fast path kept: a
-    display formula alone in a short block, a question above the answer, a post outside the
-    engine's markup. A formula counts as present while ``text`` still has an unused copy of
-    it, so a formula the page repeats is restored as often as it was lost.
+    The two formula sequences are aligned (difflib, whitespace-insensitive): a formula of
+    ``fast`` is lost when the alignment pairs it with none of ``text``. Counting copies alone
+    would blame the wrong block when a page repeats a formula ($p$, $b^2-4ac$) and the lost
+    copy is an early one.
     """
     blocks = _formula_blocks(fast)
     if not blocks:
-        return text, 0
-    have = Counter(_squash(f) for f in iter_formulas(text))
-    missing = []
+        return {}
+    want = [_squash(f) for _, _, fs in blocks for f in fs]
+    have = [_squash(f) for f in iter_formulas(text)]
+    matched = [False] * len(want)
+    sm = difflib.SequenceMatcher(None, want, have, autojunk=False)
+    for a, _, size in sm.get_matching_blocks():
+        for i in range(a, a + size):
+            matched[i] = True
+    lost_blocks = {}
+    i = 0
     for first, last, fs in blocks:
-        lost = 0
-        for f in fs:
-            k = _squash(f)
-            if have[k] > 0:
-                have[k] -= 1
-            else:
-                lost += 1
+        lost = sum(1 for k in range(i, i + len(fs)) if not matched[k])
+        i += len(fs)
         if lost:
-            missing.append((first, last, lost))
-    if not missing:
-        return text, 0
+            lost_blocks[first] = (last, lost)
+    return lost_blocks
+
+
+_TAIL_WORDS = 6  # words that place a paragraph the two renderings split differently
+_NEAR = 200  # chars after the last anchor within which a short line may anchor
+
+
+def merge_missing(text: str, fast: str, prose_words: int = 0) -> tuple[str, int, int]:
+    """``text`` with what it lacks of ``fast`` put back: the lines carrying formulas it lacks,
+    and with ``prose_words`` > 0 the lines of at least that many words it lacks (posts a
+    precise extractor dropped). Each goes after the last line both texts share before it.
+    Returns (text, formulas added, prose lines added).
+
+    The careful extractors (trafilatura, the thread reader) drop blocks the fast path kept: a
+    display formula alone in a short block, a question above its answer, a post.
+    """
+    lost = _lost_formula_blocks(text, fast)
+    if not lost and not prose_words:
+        return text, 0, 0
     lines = text.split("\n")
-    # anchors: the words of the careful text as one string, each line's start offset in it
+    # the words of ``text`` as one string, and each line's start offset in it
     keys = [_key(ln) for ln in lines]
-    flat, offsets = [], []
+    offsets = []
     pos = 0
     for k in keys:
         offsets.append(pos)
-        flat.append(k)
         pos += len(k) + 1
-    joined = " ".join(flat)
+    joined = " ".join(keys)
     fast_lines = fast.split("\n")
-    inserts: dict[int, list[str]] = {}  # careful line index (-1 = top) -> blocks after it
-    anchor, at, added, mi = -1, 0, 0, 0
-    for i, ln in enumerate(fast_lines):
-        if mi < len(missing) and i == missing[mi][0]:
-            first, last, lost = missing[mi]
-            block = "\n".join(x.strip() for x in fast_lines[first:last]).strip()
-            inserts.setdefault(anchor, []).append(block)
-            added += lost
-            mi += 1
+    inserts: dict[int, list[str]] = {}  # line of ``text`` (-1 = top) -> blocks after it
+    anchor, at, formulas_added, prose_added = -1, 0, 0, 0
+    i = 0
+    while i < len(fast_lines):
+        if i in lost:
+            last, n = lost[i]
+            inserts.setdefault(anchor, []).append(
+                "\n".join(x.strip() for x in fast_lines[i:last]).strip()
+            )
+            formulas_added += n
+            i = last
             continue
-        if mi and i < missing[mi - 1][1]:
-            continue  # inside the block just inserted
-        k = _key(ln)
-        if len(k) < 12:  # too short to place anything by ("Reply", "1", a lone formula)
+        k = _key(fast_lines[i])
+        i += 1
+        if len(k) < 4:  # nothing to place by ("1", a lone formula)
             continue
-        j = joined.find(k, at)
+        # a short line ("Examples", "Proof") places a block only where it comes next
+        j = joined.find(k, at, at + _NEAR + len(k) if len(k) < 12 else len(joined))
+        if j == -1 and k.count(" ") >= _TAIL_WORDS:
+            # the other rendering split or marked up this paragraph: place by its last words
+            tail = k.rsplit(" ", _TAIL_WORDS)[-_TAIL_WORDS:]
+            j = joined.find(" ".join(tail), at)
+            if j != -1:
+                j -= len(k) - len(" ".join(tail))  # as if the whole line ended there
         if j != -1:
-            anchor = bisect.bisect_right(offsets, j) - 1
+            anchor = bisect.bisect_right(offsets, max(j + len(k) - 1, 0)) - 1
             at = j + len(k)
+        elif len(k) >= 12 and prose_words and k.count(" ") + 1 >= prose_words and k not in joined:
+            inserts.setdefault(anchor, []).append(fast_lines[i - 1].strip())
+            prose_added += 1
+    if not inserts:
+        return text, 0, 0
     # a block goes after the line it was anchored to, but never inside a formula of ``text``
     # that spans lines (a display formula broken at a TeX comment)
     inside = {}
     for first, last, _ in _formula_blocks(text):
-        for i in range(first, last - 1):
-            inside[i] = last - 1
+        for n in range(first, last - 1):
+            inside[n] = last - 1
     moved: dict[int, list[str]] = {}
-    for i, blocks_after in inserts.items():
-        moved.setdefault(inside.get(i, i), []).extend(blocks_after)
-    inserts = moved
-    out = list(inserts.get(-1, []))
+    for n, after in inserts.items():
+        moved.setdefault(inside.get(n, n), []).extend(after)
+    out = list(moved.get(-1, []))
     if out:
         out.append("")
-    for i, ln in enumerate(lines):
+    for n, ln in enumerate(lines):
         out.append(ln)
-        for extra in inserts.get(i, []):
+        for extra in moved.get(n, []):
             out.extend(("", extra) if ln.strip() else (extra,))
-    return "\n".join(out), added
+    return "\n".join(out), formulas_added, prose_added
 
 
 def extract_text(
@@ -318,8 +349,15 @@ def extract_text(
         if not (deadline and time.monotonic() > deadline):
             fast = _parse(html, url, config, deadline, protect=False)
         if fast is not None and not isinstance(fast, Dropped):
-            text, added = merge_missing_formulas(text, _fast_text(fast[0], url, config)[0])
-            source = f"{source}+fast" if added else source
+            # on a thread-like URL that no engine's markup matched, trafilatura drops posts:
+            # put back the fast text's long lines it lacks (per-post chrome lines are short)
+            prose = 0
+            if source == SOURCE_CAREFUL and looks_like_thread_url(url):
+                prose = config.thread_post_min_words
+            text, n_formulas, n_lines = merge_missing(
+                text, _fast_text(fast[0], url, config)[0], prose
+            )
+            source = f"{source}+fast" if n_formulas or n_lines else source
     if deadline and time.monotonic() > deadline:
         return Dropped(TIMEOUT, url, detail=f"{mode} extraction")
     text = text.strip()

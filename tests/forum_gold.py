@@ -189,3 +189,28 @@ def score_posts(text: str, posts: list[str]) -> PostScore:
         outside_share=1 - inside / len(grams) if grams else 0.0,
         containment=containment,
     )
+
+
+def stackexchange_posts(html: str) -> list[tuple[str, str]]:
+    """[(kind, text)] of a Stack Exchange page's question, answers and comments, read with
+    lxml (a parser the extractor does not use). The "closed as duplicate" notice inside the
+    question body is left out: it is the site's, not the asker's."""
+    import lxml.html
+
+    doc = lxml.html.fromstring(html.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
+    for notice in doc.xpath("//*[contains(concat(' ', @class, ' '), ' js-post-notice ')]"):
+        notice.drop_tree()
+    out = []
+    for el in doc.xpath(
+        "//*[contains(concat(' ', @class, ' '), ' question ') or "
+        "contains(concat(' ', @class, ' '), ' answer ')]"
+    ):
+        kind = "question" if "question" in el.get("class").split() else "answer"
+        for body in el.xpath(
+            ".//*[contains(concat(' ', @class, ' '), ' js-post-body ') or "
+            "contains(concat(' ', @class, ' '), ' post-text ')]"
+        )[:1]:
+            out.append((kind, body.text_content()))
+        for c in el.xpath(".//*[contains(concat(' ', @class, ' '), ' comment-copy ')]"):
+            out.append(("comment", c.text_content()))
+    return out
