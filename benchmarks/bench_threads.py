@@ -50,7 +50,7 @@ from tests.test_extract_fixtures import formula_recall  # noqa: E402
 CFG = ExtractConfig(page_timeout_s=0)
 # the same without reading threads (the fields are absent from configs before they existed)
 NO_THREADS = dataclasses.replace(
-    CFG, **{k: False for k in ("threads", "fast_threads") if hasattr(CFG, k)}
+    CFG, **{k: False for k in ("forum_threads", "fast_forum_threads") if hasattr(CFG, k)}
 )
 # CJK scripts have no spaces: one token per character there, words elsewhere
 _TOKEN = re.compile(
@@ -399,13 +399,15 @@ def bench_articles(data: Path) -> dict:
         ("fast", lambda u, h: _text(h, u, "fast")),
     ):
         scores = []
+        t0 = time.perf_counter()
         for url, html, truth in pages:
             text, source = fn(url, html)
             if name == "careful":
                 sources[source] += 1
             scores.append(token_f1(text, truth))
+        ms = (time.perf_counter() - t0) / len(pages) * 1000
         out[name] = statistics.mean(scores)
-        print(f"  {name:24s} F1 {out[name]:.4f}")
+        print(f"  {name:24s} F1 {out[name]:.4f}   {ms:6.1f} ms/page")
     print(f"  careful sources: {dict(sources)}   (target: careful F1 >= 0.96)")
     return out
 

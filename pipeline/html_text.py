@@ -26,7 +26,6 @@ import difflib
 import functools
 import re
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 
 from resiliparse.extract.html2text import extract_plain_text
@@ -130,7 +129,7 @@ def _careful_text(
 ) -> tuple[str, str]:
     """(text, source) of the careful path before the formula merge: the thread's posts when
     an engine's markup says the page is a thread, else trafilatura ``favor_precision``."""
-    thread = find_thread(tree, url) if config.threads else None
+    thread = find_thread(tree, url) if config.forum_threads else None
     if thread is not None:
         text, source = thread_text(thread, heading="# "), SOURCE_THREAD
     else:
@@ -150,7 +149,7 @@ def _careful_text(
 def _fast_text(tree: HTMLTree, url: str, config: ExtractConfig) -> tuple[str, str]:
     """(text, source) of the fast path: a thread's posts on a thread URL with an engine's
     markup, else resiliparse's main content."""
-    if config.fast_threads and looks_like_thread_url(url):
+    if config.fast_forum_threads and looks_like_thread_url(url):
         thread = find_thread(tree, url)
         if thread is not None:
             return thread_text(thread), SOURCE_THREAD
@@ -353,7 +352,7 @@ def extract_text(
             # put back the fast text's long lines it lacks (per-post chrome lines are short)
             prose = 0
             if source == SOURCE_CAREFUL and looks_like_thread_url(url):
-                prose = config.thread_post_min_words
+                prose = config.forum_post_min_words
             text, n_formulas, n_lines = merge_missing(
                 text, _fast_text(fast[0], url, config)[0], prose
             )

@@ -31,7 +31,7 @@ from tests.forum_gold import (
 from tests.test_extract_fixtures import PAGES as MATH_PAGES
 
 CFG = ExtractConfig(page_timeout_s=0)  # the suite runs beside other jobs: no wall-time drops
-NO_THREADS = dataclasses.replace(CFG, threads=False, fast_threads=False)
+NO_THREADS = dataclasses.replace(CFG, forum_threads=False, fast_forum_threads=False)
 GOLD = forum_pages(gold=True)
 
 
