@@ -18,8 +18,11 @@ Signatures, user blocks, vote counts, share and reply bars sit outside the bodie
 never read. Pages whose math was rewritten to ``$..$`` text before this (see
 :mod:`pipeline.math_markup`) keep their formulas inside the posts.
 
-:func:`find_thread` costs one lexbor selector walk when no engine matches (most pages), so the
-fast path can afford it (measured in ``benchmarks/bench_threads.py``).
+Which pages are threads: the careful path (selected pages only) asks every page; the fast
+path (every crawled page) asks only pages whose URL looks like a thread's
+(:func:`looks_like_thread_url`, microseconds), because even one combined selector walk over
+the DOM costs about as much as the rest of the fast path (``benchmarks/bench_threads.py``).
+On such URLs a generic fallback also reads forum software missing from the table.
 """
 
 from __future__ import annotations
@@ -43,12 +46,12 @@ class Engine:
 
 
 # Quote headers written as text by engines whose markup gives them no element of their own
-# (vBulletin 3 "Originally Posted by X", SMF "Quote from: X on <date>", translated variants).
-# Matched only on a short line of its own inside a post, never inside prose.
+# (vBulletin 3 "Quote:" / "Originally Posted by X", SMF "Quote from: X on <date>", translated
+# variants). Only a line of its own, and only these words: a line "Quote: <text>" is text.
 _QUOTE_HEADER = re.compile(
-    r"^(?:Originally Posted by|Quote from:|Quote:|Zitat von|Zitat:|Citation(?:\s*de)?\s*:"
-    r"|Cita de:|Cita:|Citazione di|Click to expand\.\.\.|Klicken zum Erweitern\.\.\.)"
-    r"(?:\s.{0,100})?$"
+    r"^(?:Quote|Zitat|Cita|Citation|Citazione)\s?:$"
+    r"|^(?:Originally Posted by|Quote from:|Zitat von|Cita de|Citazione di)\s.{1,80}$"
+    r"|^(?:Click to expand|Klicken zum Erweitern|Klicke zum Erweitern)\.\.\.$"
 )
 
 # One row per engine: the markup its templates give every post body (taken from the engines'
@@ -300,7 +303,7 @@ def _generic_bodies(doc) -> list:
     if not chosen or all(k.startswith("comment") for k, _ in chosen):
         return []  # only comments: the comment section under an article
     article = doc.query_selector(_ARTICLE)
-    nodes = sorted({id(n): n for _, ns in chosen for n in ns}.values(), key=_doc_position(doc))
+    nodes = sorted((n for _, ns in chosen for n in ns), key=_doc_position(doc))
     if article is not None and not any(n.contains(article) for n in nodes):
         return []
     return _outermost(nodes)
