@@ -148,12 +148,14 @@ def bench_math(data: Path | None, planetmath: int) -> dict:
     for r in rows:
         by_set.setdefault(r[3].split("/")[0], []).append(r)
     print(
-        f"  {'pages':22s} {'n':>4s} {'formulas':>8s} {'careful mean':>12s} {'worst':>6s}   (before)"
+        f"  {'pages':22s} {'n':>4s} {'formulas':>8s} {'careful mean':>12s} {'worst':>6s}"
+        "   (trafilatura alone: mean, worst)"
     )
-    for s, rs in [*sorted(by_set.items()), ("all", rows)]:
+    for name, rs in [*sorted(by_set.items()), ("all", rows)]:
+        n_formulas = sum(r[2] for r in rs)
         print(
-            f"  {s:22s} {len(rs):4d} {sum(r[2] for r in rs):8d} {statistics.mean(r[0] for r in rs):12.4f}"
-            f" {min(r[0] for r in rs):6.3f}   ({statistics.mean(r[1] for r in rs):.4f}, worst"
+            f"  {name:22s} {len(rs):4d} {n_formulas:8d} {statistics.mean(r[0] for r in rs):12.4f}"
+            f" {min(r[0] for r in rs):6.3f}   ({statistics.mean(r[1] for r in rs):.4f},"
             f" {min(r[1] for r in rs):.3f})"
         )
     print("  worst pages (careful recall, formulas, source):")
@@ -161,15 +163,15 @@ def bench_math(data: Path | None, planetmath: int) -> dict:
         print(f"    {r[0]:.3f}  {r[2]:4d}  {r[4]:14s} {r[3]}")
     print(f"  sources: {dict(sources)}")
     print(
-        "  (before) = the careful path before this change: trafilatura favor_precision plus the\n"
-        "  formulas its recall mode had, measured here as trafilatura favor_precision alone"
+        "  trafilatura alone: favor_precision on the math-rewritten page, the careful path\n"
+        "  without reading threads or putting formulas back"
     )
     return {
         "pages": len(rows),
         "mean": statistics.mean(r[0] for r in rows),
         "worst": min(r[0] for r in rows),
         "pages_below_1": sum(1 for r in rows if r[0] < 1),
-        "before_mean": statistics.mean(r[1] for r in rows),
+        "trafilatura_mean": statistics.mean(r[1] for r in rows),
     }
 
 
@@ -242,7 +244,8 @@ def bench_gold_threads() -> dict:
                 "pages_all_kept": full / len(pages),
             }
             print(
-                f"    {name:22s} {kept:5d}/{total:<5d}{kept / total:4.0%} {full:4d}/{len(pages):<4d}"
+                f"    {name:22s} {kept:5d}/{total:<5d}{kept / total:4.0%}"
+                f" {full:4d}/{len(pages):<4d}"
                 f" {ooo:4d} {rep:4d} {chrome:7d} {statistics.mean(outside):8.2f}"
             )
             if name == "careful":
