@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: sample test test-fast test-lowest bench bench-extract bench-dedup bench-clean bench-recall bench-run-folder reliability lint venv clean
+.PHONY: sample test test-fast test-lowest bench bench-extract bench-threads bench-dedup bench-clean bench-recall bench-run-folder reliability lint venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -59,6 +59,10 @@ bench: $(BENCH_STAMP)
 
 bench-extract: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.bench_extract
+
+# threads and math pages through both paths; shared data via MATHMINE_BENCH_DATA or --data
+bench-threads: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_threads $(BENCH_ARGS)
 
 bench-dedup: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.bench_dedup

@@ -1,7 +1,12 @@
 """Show what the extractor makes of HTML files: one JSON object per line on stdout,
-``{"path", "text", "formulas"}`` (plus ``title``, ``math_markup``, or ``dropped`` with the
-reason when a per-page limit applies). Reads .html and .html.gz; bytes are decoded like
-crawled pages (BOM, <meta charset>, detection).
+``{"path", "text", "formulas", "source"}`` (plus ``title``, ``math_markup``, or ``dropped``
+with the reason when a per-page limit applies). Reads .html and .html.gz; bytes are decoded
+like crawled pages (BOM, <meta charset>, detection).
+
+``source`` says how the text was made (pipeline.html_text.SOURCES): ``fast`` (resiliparse
+main content), ``careful`` (trafilatura), ``thread`` (the posts of a forum or Q&A thread read
+by its engine's markup, pipeline/threads.py), and ``+fast`` when the careful text got back
+formulas (or, on a thread URL, posts) that only the fast text had.
 """
 
 from __future__ import annotations
@@ -23,17 +28,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         dest="mode",
         action="store_const",
         const="careful",
-        help="trafilatura-grade boilerplate removal (what export writes)",
+        help="what export writes: a forum / Q&A thread's posts in order without per-post "
+        "chrome (Stack Exchange: question, answers, comments), else trafilatura-grade "
+        "boilerplate removal; then every formula the fast text has and this text lacks is "
+        'put back in place ("source" ends in "+fast")',
     )
     mode.add_argument(
         "--fast",
         dest="mode",
         action="store_const",
         const="fast",
-        help="resiliparse main-content extraction (what extract writes; the default)",
+        help="what extract writes (the default): resiliparse main content, or a thread's "
+        "posts when --url looks like a thread's and the page is a known forum engine's",
     )
     p.set_defaults(mode="fast")
-    p.add_argument("--url", default="", help="the page's URL (helps boilerplate removal)")
+    p.add_argument(
+        "--url",
+        default="",
+        help="the page's URL (helps boilerplate removal; the fast path reads threads only on "
+        "thread-like URLs)",
+    )
     add_config_arguments(p)
 
 
@@ -84,6 +98,7 @@ def main(args: argparse.Namespace) -> int:
                 "title": res.title,
                 "math_markup": res.math_markup,
                 "charset": charset,
+                "source": res.source,
             }
         else:
             obj = {"path": path, "text": "", "formulas": 0, "dropped": res.reason}

@@ -35,6 +35,9 @@ class ExtractConfig:
     langs: tuple[str, ...] = ("en",)  # languages kept; empty = keep all
     min_lang_score: float = 0.5
     max_warc_record_bytes: int = 50_000_000  # compressed+uncompressed record cap while reading
+    forum_threads: bool = True  # careful path: read forum / Q&A threads post by post
+    fast_forum_threads: bool = True  # fast path too, on pages whose URL looks like a thread
+    forum_post_min_words: int = 5  # careful path, thread URL, no engine: fast lines put back
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,15 @@
 Both paths parse with lexbor (resiliparse), rewrite math markup to LaTeX text in the DOM
 (:mod:`pipeline.math_markup`), then extract:
 
-- ``fast``: resiliparse ``extract_plain_text(main_content=True)`` (C, ~1-2 ms a page).
-- ``careful``: trafilatura ``favor_precision`` on the rewritten DOM, Markdown-like output
-  (paragraphs, lists, tables, code), formulas untouched.
+- ``fast``: resiliparse ``extract_plain_text(main_content=True)`` (C, ~1-2 ms a page); on a
+  page whose URL looks like a thread and whose markup is a known forum engine's, the posts
+  (:mod:`pipeline.threads`) instead.
+- ``careful``: the posts of a thread page (:mod:`pipeline.threads`), else trafilatura
+  ``favor_precision`` on the rewritten DOM, Markdown-like output (paragraphs, lists, tables,
+  code), formulas untouched. Then every formula the fast text has and this text lacks is put
+  back in place (:func:`merge_missing`): careful text never has fewer formulas.
+
+:attr:`Extraction.source` names how the text was made (:data:`SOURCES`).
 
 Per-page limits come from :class:`pipeline.config.ExtractConfig` and are checked *before*
 the work they bound: size before parsing, DOM depth before anything that walks the tree
@@ -15,8 +21,12 @@ wall time between phases. A page past a limit comes back as :class:`Dropped` wit
 
 from __future__ import annotations
 
+import bisect
+import difflib
 import functools
+import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from resiliparse.extract.html2text import extract_plain_text
@@ -25,17 +35,31 @@ from resiliparse.parse.html import HTMLTree
 from pipeline.config import ExtractConfig
 from pipeline.math_markup import (
     MATH_GUARD_SELECTOR,
-    PLACEHOLDER,
     MathResult,
     count_asciimath,
     protect_raw_tex,
     restore_placeholders,
     rewrite_math,
 )
-from pipeline.math_text import count_formulas
+from pipeline.math_text import count_formulas, formula_spans, iter_formulas
 from pipeline.records import EMPTY_TEXT, TIMEOUT, TOO_DEEP, TOO_LARGE, Dropped
+from pipeline.threads import find_thread, looks_like_thread_url, thread_text
 
 MODES = ("fast", "careful")
+
+SOURCE_FAST = "fast"
+SOURCE_CAREFUL = "careful"
+SOURCE_THREAD = "thread"
+# How Extraction.text was made. "+fast": blocks of the fast text were put back into the careful
+# text: formulas it lacked, and on a thread URL no engine's markup matched, posts (a careful
+# text that needed none has no suffix).
+SOURCES = {
+    SOURCE_FAST: "resiliparse main content (the fast path)",
+    SOURCE_CAREFUL: "trafilatura favor_precision (the careful path on a non-thread page)",
+    SOURCE_THREAD: "the posts of a forum / Q&A thread, read by its engine's markup (both paths)",
+    f"{SOURCE_CAREFUL}+fast": "trafilatura text plus the fast text's blocks it lacked",
+    f"{SOURCE_THREAD}+fast": "thread posts plus formula blocks only the fast text had",
+}
 
 
 @dataclass
@@ -46,6 +70,7 @@ class Extraction:
     # kinds seen: mathjax, mathjax_config, katex, mathml, tex_img, math_container,
     # asciimath, raw_tex
     math_markup: list[str] = field(default_factory=list)
+    source: str = SOURCE_FAST  # how ``text`` was made: a key of SOURCES
 
 
 @functools.lru_cache(maxsize=8)
@@ -82,14 +107,15 @@ def exceeds_depth(tree: HTMLTree, html: str, limit: int) -> bool:
     return tree.document.query_selector(_depth_selector(limit)) is not None
 
 
-def _trafilatura(html: str, url: str, precision: bool) -> str:
+def _trafilatura(html: str, url: str) -> str:
+    """trafilatura ``favor_precision`` (0.957 token F1 on the article benchmark; recall mode
+    scores less)."""
     import trafilatura
 
     text = trafilatura.extract(
         html,
         url=url or None,
-        favor_precision=precision,
-        favor_recall=not precision,
+        favor_precision=True,
         include_tables=True,
         include_formatting=True,
         include_comments=False,
@@ -101,40 +127,206 @@ def _trafilatura(html: str, url: str, precision: bool) -> str:
     return text or ""
 
 
-def _careful_text(html: str, url: str, placeholders: dict[str, str], deadline: float = 0.0) -> str:
-    """trafilatura ``favor_precision`` text, with formulas it dropped put back in place.
+def _careful_text(
+    tree: HTMLTree, url: str, res: MathResult, config: ExtractConfig
+) -> tuple[str, str]:
+    """(text, source) of the careful path before the formula merge: the thread's posts when
+    an engine's markup says the page is a thread, else trafilatura ``favor_precision``."""
+    thread = find_thread(tree, url) if config.forum_threads else None
+    if thread is not None:
+        text, source = thread_text(thread, heading="# "), SOURCE_THREAD
+    else:
+        # after the markup pass: its placeholders carry no '$', so only the page's own raw TeX
+        # (StackExchange, pandoc, hand-written $..$) is matched here
+        serialized = protect_raw_tex(tree.document.html, res)
+        text, source = _trafilatura(serialized, url), SOURCE_CAREFUL
+    # inline formulas as the fast path writes them: its DOM text has whitespace collapsed, so a
+    # TeX annotation's line break ("...%\n\frac") is a space there; a newline would also end
+    # an inline $..$ for the formula scanner (pipeline.math_text), hiding the formula
+    placeholders = {
+        k: v if v.startswith("$$") else " ".join(v.split()) for k, v in res.placeholders.items()
+    }
+    return restore_placeholders(text, placeholders), source
 
-    Precision mode scores 0.957 F1 on the article benchmark (recall mode less) but drops
-    short blocks, and a display formula alone in its block is short: on the fixtures it lost
-    up to 10% of formulas. When a placeholder is missing we run recall mode too and insert
-    its lines that carry a missing formula after the last line both runs share.
+
+def _fast_text(tree: HTMLTree, url: str, config: ExtractConfig) -> tuple[str, str]:
+    """(text, source) of the fast path: a thread's posts on a thread URL with an engine's
+    markup, else resiliparse's main content."""
+    if config.fast_forum_threads and looks_like_thread_url(url):
+        thread = find_thread(tree, url)
+        if thread is not None:
+            return thread_text(thread), SOURCE_THREAD
+    return extract_plain_text(tree, main_content=True, alt_texts=False), SOURCE_FAST
+
+
+def _parse(
+    html: str, url: str, config: ExtractConfig, deadline: float, protect: bool
+) -> tuple[HTMLTree, MathResult] | Dropped:
+    """The page's DOM with its math rewritten to LaTeX (placeholder words with ``protect``),
+    or Dropped when a per-page limit applies."""
+    tree = HTMLTree.parse(html)
+    limit = config.max_dom_depth
+    # One lexbor walk answers "too deep?" and "any math markup?" for the ~90% of pages where
+    # both are no; only a hit pays for telling them apart.
+    if tree.document.query_selector(_guard_selector(limit)) is not None:
+        doc = tree.document
+        if (
+            limit
+            and doc.query_selector(_depth_selector(min(limit, _DEPTH_PROBE))) is not None
+            and (limit <= _DEPTH_PROBE or doc.query_selector(_depth_selector(limit)) is not None)
+        ):
+            return Dropped(TOO_DEEP, url, detail=f"DOM depth > {limit}")
+        res = rewrite_math(tree, html, deadline, protect=protect, prechecked=True)
+    else:
+        res = MathResult(protect=protect)
+    if res.timed_out or (deadline and time.monotonic() > deadline):
+        return Dropped(TIMEOUT, url, detail="math rewrite")
+    return tree, res
+
+
+_WORD = re.compile(r"\w+")
+_NEWLINE = re.compile("\n")
+
+
+def _key(line: str) -> str:
+    """A line reduced to its words: Markdown marks, bullets and spacing differ between the
+    trafilatura and resiliparse renderings of one block."""
+    return " ".join(_WORD.findall(line.lower()))
+
+
+def _formula_blocks(text: str) -> list[tuple[int, int, list[str]]]:
+    """(first line, last line + 1, TeX bodies) of each run of lines carrying formulas; a
+    formula spanning lines keeps them together."""
+    starts = [0] + [m.end() for m in _NEWLINE.finditer(text)]
+    blocks: list[tuple[int, int, list[str]]] = []
+    for a, b, body in formula_spans(text):
+        first = bisect.bisect_right(starts, a) - 1
+        last = bisect.bisect_right(starts, b - 1)
+        if blocks and first < blocks[-1][1]:
+            f0, _, fs = blocks[-1]
+            blocks[-1] = (f0, max(last, blocks[-1][1]), [*fs, body])
+        else:
+            blocks.append((first, last, [body]))
+    return blocks
+
+
+def _squash(s: str) -> str:
+    return "".join(s.split())
+
+
+def _lost_formula_blocks(text: str, fast: str) -> dict[int, tuple[int, int]]:
+    """{first line: (last line + 1, formulas lost)} of the formula blocks of ``fast`` holding a
+    formula ``text`` lacks.
+
+    The two formula sequences are aligned (difflib, whitespace-insensitive): a formula of
+    ``fast`` is lost when the alignment pairs it with none of ``text``. Counting copies alone
+    would blame the wrong block when a page repeats a formula ($p$, $b^2-4ac$) and the lost
+    copy is an early one.
     """
-    text = _trafilatura(html, url, precision=True)
-    present = set(_placeholders_in(text))  # one pass: `k in text` per formula was quadratic
-    missing = [k for k in placeholders if k not in present]
-    if not missing or (deadline and time.monotonic() > deadline):
-        return text
-    wide = _trafilatura(html, url, precision=False)
-    missing_set = set(missing)
+    blocks = _formula_blocks(fast)
+    if not blocks:
+        return {}
+    want = [_squash(f) for _, _, fs in blocks for f in fs]
+    have = [_squash(f) for f in iter_formulas(text)]
+    matched = [False] * len(want)
+    sm = difflib.SequenceMatcher(None, want, have, autojunk=False)
+    for a, _, size in sm.get_matching_blocks():
+        for i in range(a, a + size):
+            matched[i] = True
+    lost_blocks = {}
+    i = 0
+    for first, last, fs in blocks:
+        lost = sum(1 for k in range(i, i + len(fs)) if not matched[k])
+        i += len(fs)
+        if lost:
+            lost_blocks[first] = (last, lost)
+    return lost_blocks
+
+
+_TAIL_WORDS = 6  # words that place a paragraph the two renderings split differently
+_NEAR = 200  # chars after the last anchor within which a short line may anchor
+_CHROME_REPEATS = 3  # a line this often in the fast text is per-post chrome
+
+
+def merge_missing(text: str, fast: str, prose_words: int = 0) -> tuple[str, int, int]:
+    """``text`` with what it lacks of ``fast`` put back: the lines carrying formulas it lacks,
+    and with ``prose_words`` > 0 the lines of at least that many words it lacks (posts a
+    precise extractor dropped). Each goes after the last line both texts share before it.
+    Returns (text, formulas added, prose lines added).
+
+    The careful extractors (trafilatura, the thread reader) drop blocks the fast path kept: a
+    display formula alone in a short block, a question above its answer, a post.
+    """
+    lost = _lost_formula_blocks(text, fast)
+    if not lost and not prose_words:
+        return text, 0, 0
     lines = text.split("\n")
-    index = {ln: i for i, ln in enumerate(lines) if ln.strip()}
-    inserts: dict[int, list[str]] = {}  # precise line index (-1 = top) -> lines to add after
-    anchor = -1
-    for ln in wide.split("\n"):
-        if ln in index:
-            anchor = index[ln]
-        elif any(k in missing_set for k in _placeholders_in(ln)):
-            inserts.setdefault(anchor, []).append(ln.strip())
-    out = list(inserts.get(-1, []))
-    for i, ln in enumerate(lines):
+    # the words of ``text`` as one string, and each line's start offset in it
+    keys = [_key(ln) for ln in lines]
+    offsets = []
+    pos = 0
+    for k in keys:
+        offsets.append(pos)
+        pos += len(k) + 1
+    joined = " ".join(keys)
+    fast_lines = fast.split("\n")
+    # a line the page repeats on every post ("Joined: ... Posts: ...") is chrome, not a post
+    repeats = Counter(_key(ln) for ln in fast_lines) if prose_words else Counter()
+    inserts: dict[int, list[str]] = {}  # line of ``text`` (-1 = top) -> blocks after it
+    anchor, at, formulas_added, prose_added = -1, 0, 0, 0
+    i = 0
+    while i < len(fast_lines):
+        if i in lost:
+            last, n = lost[i]
+            inserts.setdefault(anchor, []).append(
+                "\n".join(x.strip() for x in fast_lines[i:last]).strip()
+            )
+            formulas_added += n
+            i = last
+            continue
+        k = _key(fast_lines[i])
+        i += 1
+        if len(k) < 4:  # nothing to place by ("1", a lone formula)
+            continue
+        # a short line ("Examples", "Proof") places a block only where it comes next
+        j = joined.find(k, at, at + _NEAR + len(k) if len(k) < 12 else len(joined))
+        if j == -1 and k.count(" ") >= _TAIL_WORDS:
+            # the other rendering split or marked up this paragraph: place by its last words
+            tail = k.rsplit(" ", _TAIL_WORDS)[-_TAIL_WORDS:]
+            j = joined.find(" ".join(tail), at)
+            if j != -1:
+                j -= len(k) - len(" ".join(tail))  # as if the whole line ended there
+        if j != -1:
+            anchor = bisect.bisect_right(offsets, max(j + len(k) - 1, 0)) - 1
+            at = j + len(k)
+        elif (
+            prose_words
+            and len(k) >= 12
+            and k.count(" ") + 1 >= prose_words
+            and repeats[k] < _CHROME_REPEATS
+            and k not in joined
+        ):
+            inserts.setdefault(anchor, []).append(fast_lines[i - 1].strip())
+            prose_added += 1
+    if not inserts:
+        return text, 0, 0
+    # a block goes after the line it was anchored to, but never inside a formula of ``text``
+    # that spans lines (a display formula broken at a TeX comment)
+    inside = {}
+    for first, last, _ in _formula_blocks(text):
+        for n in range(first, last - 1):
+            inside[n] = last - 1
+    moved: dict[int, list[str]] = {}
+    for n, after in inserts.items():
+        moved.setdefault(inside.get(n, n), []).extend(after)
+    out = list(moved.get(-1, []))
+    if out:
+        out.append("")
+    for n, ln in enumerate(lines):
         out.append(ln)
-        for extra in inserts.get(i, []):
+        for extra in moved.get(n, []):
             out.extend(("", extra) if ln.strip() else (extra,))
-    return "\n".join(out)
-
-
-def _placeholders_in(line: str) -> list[str]:
-    return PLACEHOLDER.findall(line) if "xmathmine" in line else []
+    return "\n".join(out), formulas_added, prose_added
 
 
 def extract_text(
@@ -151,32 +343,30 @@ def extract_text(
     deadline = start + config.page_timeout_s if config.page_timeout_s > 0 else 0.0
     if config.max_page_bytes and len(html) > config.max_page_bytes:
         return Dropped(TOO_LARGE, url, detail=f"{len(html)} chars > {config.max_page_bytes}")
-    tree = HTMLTree.parse(html)
-    limit = config.max_dom_depth
-    # One lexbor walk answers "too deep?" and "any math markup?" for the ~90% of pages where
-    # both are no; only a hit pays for telling them apart.
-    if tree.document.query_selector(_guard_selector(limit)) is not None:
-        doc = tree.document
-        if (
-            limit
-            and doc.query_selector(_depth_selector(min(limit, _DEPTH_PROBE))) is not None
-            and (limit <= _DEPTH_PROBE or doc.query_selector(_depth_selector(limit)) is not None)
-        ):
-            return Dropped(TOO_DEEP, url, detail=f"DOM depth > {limit}")
-        res = rewrite_math(tree, html, deadline, protect=(mode == "careful"), prechecked=True)
-    else:
-        res = MathResult(protect=(mode == "careful"))
+    parsed = _parse(html, url, config, deadline, protect=(mode == "careful"))
+    if isinstance(parsed, Dropped):
+        return parsed
+    tree, res = parsed
     title = tree.title or ""
-    if res.timed_out or (deadline and time.monotonic() > deadline):
-        return Dropped(TIMEOUT, url, detail="math rewrite")
     if mode == "fast":
-        text = extract_plain_text(tree, main_content=True, alt_texts=False)
+        text, source = _fast_text(tree, url, config)
     else:
-        # after the markup pass: its placeholders carry no '$', so only the page's own raw TeX
-        # (StackExchange, pandoc, hand-written $..$) is matched here
-        serialized = protect_raw_tex(tree.document.html, res)
-        text = _careful_text(serialized, url, res.placeholders, deadline)
-        text = restore_placeholders(text, res.placeholders)
+        text, source = _careful_text(tree, url, res, config)
+        # the fast text itself (a second parse: with placeholder words in the DOM, resiliparse
+        # judges short blocks differently and would not be the fast text)
+        fast = None
+        if not (deadline and time.monotonic() > deadline):
+            fast = _parse(html, url, config, deadline, protect=False)
+        if fast is not None and not isinstance(fast, Dropped):
+            # on a thread-like URL that no engine's markup matched, trafilatura drops posts:
+            # put back the fast text's long lines it lacks (per-post chrome lines are short)
+            prose = 0
+            if source == SOURCE_CAREFUL and looks_like_thread_url(url):
+                prose = config.forum_post_min_words
+            text, n_formulas, n_lines = merge_missing(
+                text, _fast_text(fast[0], url, config)[0], prose
+            )
+            source = f"{source}+fast" if n_formulas or n_lines else source
     if deadline and time.monotonic() > deadline:
         return Dropped(TIMEOUT, url, detail=f"{mode} extraction")
     text = text.strip()
@@ -188,4 +378,10 @@ def extract_text(
     kinds = set(res.kinds)
     if formulas > res.formulas:
         kinds.add("raw_tex")
-    return Extraction(text=text, title=title.strip(), formulas=formulas, math_markup=sorted(kinds))
+    return Extraction(
+        text=text,
+        title=title.strip(),
+        formulas=formulas,
+        math_markup=sorted(kinds),
+        source=source,
+    )

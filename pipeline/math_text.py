@@ -7,7 +7,8 @@ language-id masking, PII and the classifier's formula token count the same thing
 - a formula is ``$..$``, ``$$..$$``, ``\\(..\\)``, ``\\[..\\]`` or a math environment
   (``\\begin{align}..\\end{align}``); prices ("$5 and $10", "$20 an hour ... 20*.2=$4") are
   prose (the rules are on :func:`math_spans`);
-- :func:`count_formulas`, :func:`formulas`, :func:`sub_formulas`, :func:`mask_math` and
+- :func:`count_formulas`, :func:`formulas`, :func:`iter_formulas`, :func:`formula_spans`,
+  :func:`sub_formulas`, :func:`mask_math` and
   :func:`split_segments` are views of those spans;
 - plain-text math without delimiters: worked steps ("48/2 = 24"), arithmetic, sequences of
   numbers, TeX control words, structure labels ("Theorem 2.1."), and how many words a formula
@@ -256,6 +257,26 @@ def split_segments(text: str, spans: list[tuple[int, int]] | None = None) -> lis
 def formulas(text: str) -> list[str]:
     """The formulas of ``text`` in order (delimiters included)."""
     return [text[s:e] for s, e in math_spans(text)]
+
+
+def formula_body(formula: str) -> str:
+    """A formula's TeX without its delimiters (an environment is kept whole: its name is part
+    of the TeX)."""
+    for op, cl in (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$")):
+        if formula.startswith(op) and formula.endswith(cl) and len(formula) >= len(op + cl):
+            return formula[len(op) : len(formula) - len(cl)]
+    return formula
+
+
+def formula_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, TeX body) of every formula of ``text``, in order: :func:`math_spans` with
+    each formula's body."""
+    return [(s, e, formula_body(text[s:e])) for s, e in math_spans(text)]
+
+
+def iter_formulas(text: str) -> list[str]:
+    """The TeX of every formula in ``text`` (delimiters stripped), in order."""
+    return [formula_body(text[s:e]) for s, e in math_spans(text)]
 
 
 def count_formulas(text: str) -> int:

@@ -91,3 +91,30 @@ def test_gzip_bomb_is_cut_at_the_page_limit(tmp_path, capsys):
     assert bomb.stat().st_size < 1_000_000
     rc, rows, _ = run_cli([str(bomb)], capsys)
     assert rc == 0 and rows[0]["dropped"] == "too_large"
+
+
+def test_careful_reads_a_stack_exchange_page_as_a_thread(capsys):
+    from .forum_gold import FORUM, score_posts, stackexchange_posts
+
+    page = (
+        FORUM
+        / "howdoi"
+        / "httpsstackoverflowcomquestions6508819convertdateformatsinbashanswertabvotes.html.gz"
+    )
+    url = "https://stackoverflow.com/questions/6508819/convert-date-formats-in-bash"
+    rc, rows, _ = run_cli([str(page), "--careful"], capsys)
+    assert rc == 0 and rows[0]["source"] == "thread"
+    posts = stackexchange_posts(gzip.decompress(page.read_bytes()).decode("utf-8"))
+    s = score_posts(rows[0]["text"], [t for _, t in posts])
+    assert s.kept == s.posts and s.out_of_order == 0  # question, every answer and comment
+    # the fast path reads it as a thread only when told the URL (its cheap gate)
+    _, fast, _ = run_cli([str(page)], capsys)
+    _, fast_url, _ = run_cli([str(page), "--url", url], capsys)
+    assert fast[0]["source"] == "fast" and fast_url[0]["source"] == "thread"
+
+
+def test_help_explains_the_careful_path(capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["html2text", "--help"])
+    out = capsys.readouterr().out
+    assert "thread" in out and "+fast" in out and "formula" in out
