@@ -269,9 +269,11 @@ def test_careful_keeps_every_formula_of_the_fast_text(page, extractions):
 
 
 def test_careful_puts_back_what_trafilatura_dropped(extractions):
-    # Levin's hints and answers: trafilatura favor_precision keeps none of the 112 formulas
+    # Levin's hints and answers: trafilatura favor_precision keeps none of the 111 formulas
     back = extractions[("levin_backmatter-2.html.gz", "careful")]
-    assert back.source == "careful+fast" and back.formulas == 112
+    fast = extractions[("levin_backmatter-2.html.gz", "fast")]
+    assert fast.formulas > 100
+    assert back.source == "careful+fast" and back.formulas == fast.formulas
     # PlanetMath list items with formulas, dropped by trafilatura, come back after "Examples:"
     text = extractions[("planetmath_DirichletCharacter.html.gz", "careful")].text
     assert text.index("Examples:") < text.index("Legendre symbol")
