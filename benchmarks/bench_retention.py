@@ -142,8 +142,10 @@ def seed_pages(root: Path, max_per_kind: int) -> list[Page]:
         "seeds planetmath": (
             sorted((root / "planetmath").glob("*/html/*.html.gz")),
             # 11-00-StrongPrime.html.gz -> https://planetmath.org/strongprime
-            lambda p: "https://planetmath.org/"
-            + re.sub(r"^\d\d-\d\d-", "", p.name[: -len(".html.gz")]).lower(),
+            lambda p: (
+                "https://planetmath.org/"
+                + re.sub(r"^\d\d-\d\d-", "", p.name[: -len(".html.gz")]).lower()
+            ),
         ),
     }
     out = []
@@ -194,11 +196,10 @@ def run_kind(pages: list[Page], config) -> list[Result]:
     from benchmarks.bench_clean import with_boilerplate
     from pipeline.charset import decode_html
     from pipeline.extract import process_record
-    from pipeline.math_text import count_formulas
+    from pipeline.math_text import count_formulas, iter_formulas
     from pipeline.quality import clean_document
     from pipeline.records import Dropped, RawRecord
 
-    from pipeline.math_text import iter_formulas
     step = shard_text_step()
     results: list[Result | None] = []
     docs, htmls = [], []
@@ -284,12 +285,16 @@ def summarise(kind: str, res: list[Result]) -> dict:
         "pages_with_formulas": len(math),
         "dropped": dict(sorted(fates.items())),
         "dropped_by_clean": sum(v for k, v in fates.items() if k.startswith("clean:")),
-        "math_dropped": dict(sorted(Counter(r.fate for r in res if r.math and r.fate != "shipped").items())),
+        "math_dropped": dict(
+            sorted(Counter(r.fate for r in res if r.math and r.fate != "shipped").items())
+        ),
         "formulas_fast": sum(r.fast_formulas for r in res),
         "formulas_shard": sum(r.shard_formulas for r in res if r.fate == "shipped"),
         "formulas_missing": sum(r.missing or 0 for r in res if r.fate == "shipped")
         + sum(r.fast_formulas for r in res if r.fate != "shipped"),
-        "mean_share": round(statistics.mean(r.share if r.fate == "shipped" else 0.0 for r in math), 4)
+        "mean_share": round(
+            statistics.mean(r.share if r.fate == "shipped" else 0.0 for r in math), 4
+        )
         if math
         else None,
         "below_target": sum((r.share if r.fate == "shipped" else 0.0) < TARGET for r in math),
@@ -307,7 +312,9 @@ def summarise(kind: str, res: list[Result]) -> dict:
                 "text_source": r.text_source,
                 "chars fast/shard": f"{r.fast_chars}/{r.shard_chars}",
             }
-            for r in sorted(math, key=lambda r: (r.share if r.fate == "shipped" else 0.0, -r.fast_formulas))[:5]
+            for r in sorted(
+                math, key=lambda r: (r.share if r.fate == "shipped" else 0.0, -r.fast_formulas)
+            )[:5]
             if (r.share if r.fate == "shipped" else 0.0) < 1.0
         ],
     }

@@ -105,7 +105,9 @@ def _fates():
 def test_every_formula_found_is_shipped_or_in_a_named_bucket():
     extract = {"ledger_math_pages": 22, "ledger_math_formulas": 306, "ledger_math_dropped:lang": 2,
                "ledger_math_dropped_formulas:lang": 9, "ledger_unseen:timeout": 1}  # fmt: skip
-    domains = [{"domain": "a.org", "formulas": 120, "shipped": 80, "lost": 40, "lost_at": {"clean": 40}}]
+    domains = [
+        {"domain": "a.org", "formulas": 120, "shipped": 80, "lost": 40, "lost_at": {"clean": 40}}
+    ]
     ledger = build_ledger(extract, _fates(), ALL, domains)
     f = ledger["formulas"]
     lost = sum(n for by in f["lost_with_page"].values() for n in by.values())
