@@ -146,12 +146,12 @@ def ledger_aggregates(fates):
     lost = F.when(F.col("stage") == SHIPPED, F.col("formulas") - F.col("formulas_out")).otherwise(
         F.col("formulas")
     )
-    where = {"clean": "clean", "selection": "selection", "export": "export drop"}
+    where = {"clean": "clean", "selection": "selection", "export": "export drop"}  # -> lost_at
     aggs = [
         F.sum("formulas").alias("formulas"),
         F.sum("formulas_out").alias("shipped"),
         F.sum(lost).alias("lost"),
-        F.sum(F.when(F.col("stage") == SHIPPED, lost).otherwise(0)).alias("shipped text"),
+        F.sum(F.when(F.col("stage") == SHIPPED, lost).otherwise(0)).alias("export text"),
     ]
     aggs += [
         F.sum(F.when(F.col("stage") == s, lost).otherwise(0)).alias(name)
@@ -168,7 +168,7 @@ def ledger_aggregates(fates):
     domains = []
     for r in top:
         d = r.asDict()
-        lost_at = {k: int(d.pop(k) or 0) for k in ["shipped text", *where.values()]}
+        lost_at = {k: int(d.pop(k) or 0) for k in ["export text", *where.values()]}
         d.update({k: int(v or 0) for k, v in d.items() if k != "domain"})
         d["lost_at"] = {k: v for k, v in lost_at.items() if v}
         domains.append(d)
