@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -48,6 +49,12 @@ def test_notebook_runs_and_plots(spark, tmp_path_factory, monkeypatch):
                 images += 1
     # recall/precision, PR curves, histograms, domains, crawl score histogram
     assert images >= 5
+    # the math-retention ledger's plot, when the run went through export
+    stats = Path(run) / "stats.json"
+    if stats.exists() and "ledger" in json.loads(stats.read_text()):
+        outs = [o for o in nb.cells[-1].outputs if o.get("output_type") != "error"]
+        assert any(len(o.get("data", {}).get("image/png", "")) > 5000 for o in outs)
+        assert "ledger: top domains by formulas lost" in nbformat.writes(nb)
     text = nbformat.writes(nb)
     for v in planted.values():
         assert v not in text
