@@ -284,7 +284,7 @@ def format_ledger(ledger: Mapping[str, Any]) -> list[str]:
             what += f"; before math was seen: {_reasons(st['unseen'])}"
         if st["stage"] == "export" and st.get("math_fallback"):
             what += f"; shipped fast text (fallback): {st['math_fallback']:,}"
-        if st.get("note"):
+        if st.get("note") and st["stage"] != "extract":
             what += f"  ({st['note']})"
         lines.append(
             f"  {st['stage']:<10} {st['math_pages_in']:>8,} {st['math_pages_out']:>8,}  {what}"

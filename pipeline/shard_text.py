@@ -5,7 +5,7 @@ the cost of the fast path, so only for the few selected pages); then the same cl
 that judged the fast text (:func:`pipeline.quality.clean_document`, with the domain's
 cross-page boilerplate lines found by the clean stage) judges the careful text, and exactly the
 text it returns ships: line edits, normalisation and PII applied, the page rules having judged
-that very string. docs/design-shard-text.md says why.
+that very string. docs/text-that-ships.md says why.
 
 When the careful text cannot be made (the record cannot be re-read, or the careful extractor
 finds no text) the fast text goes through the same chain and ships, and says so in
