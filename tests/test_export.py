@@ -303,3 +303,62 @@ def test_export_without_selection_uses_dedup_keep_and_custom_benchmark(spark, tm
     assert all(r["math_score"] is None for r in rows)
     assert {r["text_source"] for r in rows} == {"fast"} and stats["fallback"] == {}
     assert stats["text_source"] == {"fast": len(kept_ids) + 1}
+
+
+@pytest.mark.spark
+def test_clean_boilerplate_lines_are_removed_from_the_shipped_careful_text(spark, tmp_path):
+    """Real pages of one domain (Levin's book, from the sample WARC): the clean stage persists
+    the domain's boilerplate line hashes, and export removes those lines from the careful text
+    it ships, so the clean stage's line edits reach the shards."""
+    from jobs.clean_job import BOILERPLATE, run_clean
+    from jobs.export_job import reread_html, run_export
+    from jobs.sample_job import SAMPLE_WARC
+    from pipeline.extract import process_record
+    from pipeline.quality import hashable_lines, line_hash, page_line_hashes
+    from pipeline.records import RawRecord
+    from pipeline.text_norm import normalize_text, split_lines
+    from pipeline.warc import iter_records
+
+    config = load_config(None, ["extract.page_timeout_s=0", "export.shard_rows=100"])
+    docs = []
+    with open(SAMPLE_WARC, "rb") as f:
+        for rec in iter_records(f, str(SAMPLE_WARC), config.extract):
+            if isinstance(rec, RawRecord) and "openmathbooks.org/dmoi4/sec_" in rec.url:
+                d = process_record(rec, config)
+                if isinstance(d, dict):
+                    docs.append(d)
+            if len(docs) == 8:
+                break
+    run = RunFolder(tmp_path / "run")
+    run.sub("docs").mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(docs, docs_schema()), run.sub("docs", "part-0.parquet"))
+    run_clean(spark, run, config)
+    counts = Counter(h for d in docs for h in page_line_hashes(normalize_text(d["text"])))
+    want = {h for h, n in counts.items() if n >= config.clean.boilerplate_min_pages}
+    got = pq.read_table(run.sub(BOILERPLATE)).to_pylist()
+    assert want and {r["h"] for r in got} == want
+    assert {r["domain"] for r in got} == {"openmathbooks.org"}
+
+    # the careful text of these pages repeats none of those lines (trafilatura already left
+    # the menus out), so say the domain also repeats one prose line of the first page's
+    # careful text, as the clean stage would record it had it seen that line on more pages
+    first = docs[0]
+    with open(SAMPLE_WARC, "rb") as f:
+        html = reread_html(f, first, config)
+    careful = extract_text(html, url=first["url"], mode="careful").text
+    line = next(ln for ln in careful.split("\n") if len(ln.split()) > 8 and "\\" not in ln)
+    planted = pa.table(
+        {"domain": ["openmathbooks.org"], "h": pa.array([line_hash(line)], pa.int64())}
+    )
+    pq.write_table(planted, run.sub(BOILERPLATE, "part-planted.parquet"))
+
+    stats = run_export(spark, run, config)
+    assert stats["lines_removed_boilerplate_lines"] >= 1
+    rows = {r["id"]: r for r in _shard_rows(run)}
+    assert set(rows) == {d["id"] for d in docs}
+    assert all(r["text_source"] == "careful" for r in rows.values())
+    assert line not in rows[first["id"]]["text"].split("\n")
+    removed = want | {line_hash(line)}
+    for r in rows.values():  # no line the rules may remove as boilerplate is left
+        for ln in hashable_lines(split_lines(r["text"])):
+            assert line_hash(ln.text) not in removed, (r["url"], ln.text)
