@@ -605,4 +605,8 @@ def main(args) -> int:
         "contaminated docs removed: "
         f"{sum(v for k, v in stats.get('dropped', {}).items() if k.startswith(CONTAMINATED))}"
     )
+    from pipeline.ledger import format_ledger
+
+    for line in format_ledger(run.read_json("stats.json", {}).get("ledger") or {}):
+        print(line)
     return 0
