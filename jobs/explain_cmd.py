@@ -226,12 +226,11 @@ def explain_formulas(
 
 def _careful_text(doc: dict, config: Config) -> tuple[str | None, str]:
     """The careful text of the document's WARC record, or (None, why not)."""
-    from jobs.export_job import reread_html
-    from jobs.inputs import open_input
+    from jobs.export_job import open_warc, reread_html
     from pipeline.shard_text import careful_extraction
 
     try:
-        with open_input(doc["warc_path"], config.io) as stream:
+        with open_warc(doc["warc_path"], config) as stream:
             html = reread_html(stream, doc, config)
     except Exception as e:  # a gone WARC, another record at the offset: say so, not fail
         return None, f"the WARC record could not be re-read ({type(e).__name__})"

@@ -177,6 +177,13 @@ class RereadFailed(Exception):
     """The record could not be read back from its WARC at the recorded offset."""
 
 
+def open_warc(path: str, config: Config):
+    """A binary stream of the WARC at ``path`` (local or remote), to re-read records from."""
+    from jobs.inputs import open_input
+
+    return open_input(path, config.io)
+
+
 def reread_html(stream, row: dict, config: Config) -> str:
     """The decoded HTML of the record at ``row``'s offset; raises RereadFailed if the record
     cannot be read back (or another record sits there)."""
@@ -244,10 +251,9 @@ class ExportTask:
         if decisions is None:
             decisions = []
         if opener is None:
-            from jobs.inputs import open_input
 
             def opener(path):
-                return open_input(path, self.config.io)
+                return open_warc(path, self.config)
 
         careful = cfg.careful and careful_available()
         if cfg.careful and not careful:
