@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: sample test test-fast test-lowest bench bench-extract bench-threads bench-dedup bench-clean bench-recall bench-run-folder reliability lint venv clean
+.PHONY: sample test test-fast test-lowest bench bench-extract bench-threads bench-dedup bench-clean bench-retention bench-recall bench-run-folder reliability lint venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -69,6 +69,10 @@ bench-dedup: $(BENCH_STAMP)
 
 bench-clean: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.bench_clean
+
+# math retention end to end per page kind; math seeds from $MATHMINE_BENCH_DATA/math-seeds
+bench-retention: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_retention $(BENCH_ARGS)
 
 bench-recall: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_recall

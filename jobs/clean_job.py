@@ -5,10 +5,11 @@
 Reads DIR/docs/, finds cross-page boilerplate lines per registered domain (cc_net-style: a
 normalised line on >= clean.boilerplate_min_pages pages of one domain; lines with formulas never
 count), applies the rules of pipeline/clean_rules.py to every document and writes DIR/clean/ (the
-kept documents, same columns as docs/, cleaned text) and DIR/clean_decisions/ (id, url, keep,
-reason, lines_in, lines_out, lines_removed, lines_removed_by_rule). stats.json gets the stage
-"clean": documents dropped per rule and lines removed per rule. ``mathmine explain`` shows one
-document's decision.
+kept documents, same columns as docs/, cleaned text), DIR/clean_decisions/ (id, url, keep,
+reason, lines_in, lines_out, lines_removed, lines_removed_by_rule) and DIR/clean_boilerplate/
+(domain, h: each domain's boilerplate line hashes, with which export judges the careful text the
+same way). stats.json gets the stage "clean": documents dropped per rule and lines removed per
+rule. ``mathmine explain`` shows one document's decision.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from pipeline.config import CleanConfig, Config
 from pipeline.records import StageStats
 
 STAGE = "clean"
+# (domain, h): each registered domain's cross-page boilerplate line hashes; export joins them
+# to judge the careful text of that domain's pages with the same line edits
+BOILERPLATE = "clean_boilerplate"
 DECISION_FIELDS = (
     ("keep", "boolean"),
     ("reason", "string"),
@@ -128,10 +132,11 @@ def _with_domain(docs):
     return docs.withColumn("domain", reg(F.col("url")))
 
 
-def boilerplate_frame(docs, cfg: CleanConfig):
+def boilerplate_frame(docs, cfg: CleanConfig, sink=None):
     """(id, boilerplate_hashes): per document, the hashes of its lines that appear on at least
-    ``cfg.boilerplate_min_pages`` distinct pages of its registered domain; and the number of
-    (domain, line) pairs found. Nothing is collected to the driver."""
+    ``cfg.boilerplate_min_pages`` distinct pages of its registered domain; and the (domain, h)
+    table of those lines, passed through ``sink`` (which persists it and returns the written
+    table) when given. Nothing is collected to the driver."""
     from pyspark.sql import functions as F
 
     lines = docs.select("id", "domain", "text").mapInArrow(
@@ -144,6 +149,8 @@ def boilerplate_frame(docs, cfg: CleanConfig):
         .where(F.col("pages") >= cfg.boilerplate_min_pages)
         .select("domain", "h")
     )
+    if sink is not None:
+        common = sink(common)
     per_doc = (
         lines.join(common, ["domain", "h"])
         .groupBy("id")
@@ -152,9 +159,10 @@ def boilerplate_frame(docs, cfg: CleanConfig):
     return per_doc, common
 
 
-def clean_frame(docs, cfg: CleanConfig):
+def clean_frame(docs, cfg: CleanConfig, boilerplate_sink=None):
     """All docs with cleaned ``text`` and the decision columns (keep, reason, lines_in,
-    lines_out, lines_removed, pii_emails, pii_ips); the boilerplate (domain, line) count."""
+    lines_out, lines_removed, pii_emails, pii_ips); the boilerplate (domain, line) count.
+    ``boilerplate_sink``: see :func:`boilerplate_frame`."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import StructField, StructType, _parse_datatype_string
 
@@ -164,7 +172,7 @@ def clean_frame(docs, cfg: CleanConfig):
     src = docs
     if cfg.enabled and cfg.boilerplate_lines:
         src = _with_domain(docs)
-        per_doc, common = boilerplate_frame(src, cfg)
+        per_doc, common = boilerplate_frame(src, cfg, boilerplate_sink)
         n_common = common.count()
         if n_common:
             src = src.join(per_doc, "id", "left")
@@ -217,7 +225,13 @@ def run_clean(spark, run: RunFolder, config: Config) -> dict:
     run.require("docs")
     docs = spark.read.parquet(run.uri("docs"))
     doc_cols = list(docs.columns)
-    result, n_common = clean_frame(docs, config.clean)
+    run.delete(BOILERPLATE)  # a run without boilerplate lines must not export a stale table
+
+    def persist_boilerplate(common):
+        common.write.mode("overwrite").parquet(run.uri(BOILERPLATE))
+        return spark.read.parquet(run.uri(BOILERPLATE))
+
+    result, n_common = clean_frame(docs, config.clean, persist_boilerplate)
     result = result.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         result.where(F.col("keep")).select(*doc_cols).write.mode("overwrite").parquet(

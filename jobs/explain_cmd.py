@@ -4,10 +4,14 @@
 
 Looks the document up by id or URL in DIR/docs/, re-applies every cleaning rule (with the run's
 clean config from run.json unless --config/--set say otherwise; the domain's boilerplate lines
-are recounted from the docs of that domain) and prints each rule's verdict and the lines it
-removed. Then what the later stages recorded, for the tables that exist: clean_decisions/,
-dedup/ (cluster and keep), scores/iter=N/ (score per iteration), selected/ and the shards'
-manifest. No Spark: the tables are read with pyarrow, filtered on the id.
+as the clean stage recorded them in clean_boilerplate/, else recounted from the docs of that
+domain) and prints each rule's verdict and the lines it removed. Then what the later stages
+recorded, for the tables that exist: clean_decisions/, dedup/ (cluster and keep),
+scores/iter=N/ (score per iteration), selected/, export_decisions/ and the shards. Last, the
+formulas: how many the fast text had at extract and the shard text has, and for each formula
+of the fast text missing from the shard text, the step that removed it (the page's drop, the
+careful extractor, or the line rule that removed its line; the careful text is re-made from the
+WARC record for this). No Spark: the tables are read with pyarrow, filtered on the id.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ import json
 from typing import Any
 
 from jobs.run_folder import RunFolder
-from pipeline.config import CleanConfig, load_config
+from pipeline.config import CleanConfig, Config, load_config
 from pipeline.errors import UserError
+
+SHOW_FORMULAS = 15  # missing formulas listed one by one in the text output
 
 
 def _dataset(run: RunFolder, *parts: str):
@@ -78,14 +84,20 @@ def clean_config_for(run: RunFolder, args) -> CleanConfig:
 
 
 def domain_boilerplate(run: RunFolder, domain: str, cfg: CleanConfig) -> list[int]:
-    """Line hashes on >= boilerplate_min_pages pages of ``domain`` (recounted from docs/)."""
+    """Line hashes on >= boilerplate_min_pages pages of ``domain``: as the clean stage found
+    them (clean_boilerplate/), or recounted from docs/ when the clean stage has not run (or
+    --config/--set changed the clean settings: see :func:`main`)."""
     from collections import Counter
 
+    from jobs.clean_job import BOILERPLATE
     from pipeline.clean_boilerplate import page_line_hashes
     from pipeline.text_norm import normalize_text
 
     if not (cfg.boilerplate_lines and domain):
         return []
+    recorded = _rows(run, BOILERPLATE, "domain", [domain], ["h"])
+    if recorded is not None and cfg == clean_config_for(run, None):
+        return sorted(int(r["h"]) for r in recorded)
     rows = _rows(run, "docs", "domain", [domain], ["id", "text"]) or []
     counts: Counter = Counter()
     seen_ids = set()
@@ -119,6 +131,9 @@ def later_stages(run: RunFolder, doc_id: str) -> dict[str, Any]:
     sel = _rows(run, "selected", "id", [doc_id])
     if sel is not None:
         out["selected"] = sel[0] if sel else False
+    ex = _rows(run, "export_decisions", "id", [doc_id])
+    if ex:
+        out["export"] = next((r for r in ex if r.get("keep")), ex[0])
     from pipeline.shards import read_manifest
 
     manifest = read_manifest(run.fs_path("shards"), run.fs)
@@ -127,12 +142,14 @@ def later_stages(run: RunFolder, doc_id: str) -> dict[str, Any]:
     return out
 
 
-def explain_doc(run: RunFolder, doc: dict, cfg: CleanConfig) -> dict[str, Any]:
+def explain_doc(run: RunFolder, doc: dict, cfg: CleanConfig, config: Config | None = None):
     from pipeline.clean_chain import clean_document
 
     d = dict(doc)
     d["boilerplate_hashes"] = domain_boilerplate(run, d.get("domain") or "", cfg)
     out, dec = clean_document(d, cfg, all_rules=True)
+    recorded = later_stages(run, str(doc.get("id")))
+    config = dataclasses.replace(config or Config(), clean=cfg)
     return {
         "id": doc.get("id"),
         "url": doc.get("url"),
@@ -140,8 +157,87 @@ def explain_doc(run: RunFolder, doc: dict, cfg: CleanConfig) -> dict[str, Any]:
         "clean": dec.to_dict(),
         "text_chars_before": len(doc.get("text") or ""),
         "text_chars_after": len(out["text"]) if out else None,
-        "recorded": later_stages(run, str(doc.get("id"))),
+        "recorded": recorded,
+        "formulas": explain_formulas(run, doc, recorded, d["boilerplate_hashes"], config),
     }
+
+
+def page_fate(recorded: dict[str, Any]) -> str | None:
+    """Where the page left the pipeline before its shard text, from what the stages recorded
+    (None: it was exported, or no stage after extract has run)."""
+    c, d = recorded.get("clean"), recorded.get("dedup")
+    if c and not c.get("missing") and not c.get("keep"):
+        return f"clean: {c.get('reason')}"
+    if d and not d.get("missing") and not d.get("keep"):
+        return f"dedup: {d.get('reason')} (a duplicate: its representative ships)"
+    if recorded.get("selected") is False:
+        return "selection: not selected"
+    e = recorded.get("export")
+    if e and not e.get("keep"):
+        return f"export: {e.get('reason')}"
+    return None
+
+
+def explain_formulas(
+    run: RunFolder, doc: dict, recorded: dict, hashes: list[int], config: Config
+) -> dict[str, Any]:
+    """The document's formulas at extract (its fast text) and in its shard text, and for each
+    formula missing from the shard text the step that removed it: the page's drop, the careful
+    extractor (not in the careful text) or the line rule that removed its line."""
+    from pipeline.ledger import formula_key, missing_formulas
+    from pipeline.math_text import count_formulas, iter_formulas
+
+    fast = doc.get("text") or ""
+    out: dict[str, Any] = {"fast": count_formulas(fast), "shard": None, "missing": []}
+    row = _rows(run, "shards", "id", [str(doc.get("id"))], ["id", "text", "text_source"]) or []
+    fate = page_fate(recorded)
+    if not row:
+        out["page"] = fate or "not exported (export has not run)"
+        return out
+    shard = row[0]["text"] or ""
+    out.update(shard=count_formulas(shard), text_source=row[0].get("text_source"))
+    missing = missing_formulas(fast, shard)
+    if not missing:
+        return out
+    careful, why = _careful_text(doc, config)
+    removed = {}
+    if careful is not None:
+        from pipeline.clean_chain import clean_document
+
+        d = {"url": doc.get("url"), "text": careful, "boilerplate_hashes": hashes}
+        _, dec = clean_document(d, config.clean, all_rules=True)
+        for rule, line in dec.removed_lines():
+            for f in iter_formulas(line):
+                removed.setdefault(formula_key(f), rule)
+        in_careful = {formula_key(f) for f in iter_formulas(careful)}
+    for f in missing:
+        k = formula_key(f)
+        if careful is None:
+            where = f"unknown: {why}"
+        elif k in removed:
+            where = f"line removed by {removed[k]}"
+        elif k in in_careful:
+            where = "in the careful text, not in the shard text (rules' line edits)"
+        elif (row[0].get("text_source") or "").startswith("fast_fallback"):
+            where = "not in the shipped fast text"
+        else:
+            where = "not in the careful text (the careful extractor dropped it)"
+        out["missing"].append({"formula": f, "where": where})
+    return out
+
+
+def _careful_text(doc: dict, config: Config) -> tuple[str | None, str]:
+    """The careful text of the document's WARC record, or (None, why not)."""
+    from jobs.export_job import open_warc, reread_html
+    from pipeline.shard_text import careful_extraction
+
+    try:
+        with open_warc(doc["warc_path"], config) as stream:
+            html = reread_html(stream, doc, config)
+    except Exception as e:  # a gone WARC, another record at the offset: say so, not fail
+        return None, f"the WARC record could not be re-read ({type(e).__name__})"
+    ext, why = careful_extraction(html, doc.get("url") or "", config)
+    return (ext.text, "") if ext is not None else (None, why)
 
 
 def format_explanation(e: dict[str, Any]) -> str:
@@ -196,8 +292,38 @@ def format_explanation(e: dict[str, Any]) -> str:
             if s
             else "selected/: no"
         )
+    if "export" in rec:
+        r = rec["export"]
+        lines.append(
+            f"export_decisions/: keep={r['keep']} reason={r.get('reason')} "
+            f"text_source={r.get('text_source')}"
+        )
     if "exported" in rec:
         lines.append(f"shards/: {'exported' if rec['exported'] else 'not exported'}")
+    f = e.get("formulas") or {}
+    if f:
+        shard = "-" if f["shard"] is None else f"{f['shard']}"
+        lines.append(
+            f"formulas: {f['fast']} in the fast text (extract), {shard} in the shard text"
+            + (f" (text_source {f['text_source']})" if f.get("text_source") else "")
+        )
+        if f.get("page"):
+            lines.append(
+                f"  all lost with the page: {f['page']}" if f["fast"] else f"  {f['page']}"
+            )
+        if f["missing"]:
+            from collections import Counter
+
+            where = Counter(m["where"] for m in f["missing"])
+            lines.append(f"  missing from the shard text ({len(f['missing'])}):")
+            lines += [f"    {n:>5} {w}" for w, n in where.most_common()]
+            for m in f["missing"][:SHOW_FORMULAS]:
+                tex = m["formula"] if len(m["formula"]) <= 60 else m["formula"][:57] + "..."
+                lines.append(f"      {tex!r}: {m['where']}")
+            if len(f["missing"]) > SHOW_FORMULAS:
+                lines.append(
+                    f"      ... {len(f['missing']) - SHOW_FORMULAS} more (--json lists all)"
+                )
     return "\n".join(lines)
 
 
@@ -218,7 +344,8 @@ def main(args) -> int:
         raise UserError(f"run folder {run.location!r} does not exist; pass --run DIR")
     check_run_input(run, "explain")
     cfg = clean_config_for(run, args)
-    explanations = [explain_doc(run, d, cfg) for d in find_docs(run, args.target)]
+    config = load_config(args.config, args.overrides)
+    explanations = [explain_doc(run, d, cfg, config) for d in find_docs(run, args.target)]
     if args.json:
         print(json.dumps(explanations if len(explanations) > 1 else explanations[0], default=str))
     else:

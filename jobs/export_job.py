@@ -1,14 +1,26 @@
-"""Export a run's selected math pages as pretraining shards: careful text, decontamination
-against benchmarks, token counts, zstd Parquet shards of a target size and shards/_manifest.json.
+"""Export a run's selected math pages as pretraining shards: the judged careful text,
+decontamination against benchmarks, token counts, zstd Parquet shards of a target size and
+shards/_manifest.json.
 
-Input: ``selected/`` (id, math_score) joined with ``clean/`` (else ``docs/``). A run folder
-without ``selected/`` exports every kept doc (``dedup/`` keep=true if present) with a null
-math_score, so the stage still works on a partial run; stats.json says which selection was used.
+Input: ``selected/`` (id, math_score) joined with ``docs/`` (the fast text, the fallback). A
+run folder without ``selected/`` exports every kept doc (``clean/`` and ``dedup/`` keep=true if
+present) with a null math_score, so the stage still works on a partial run; stats.json says
+which selection was used.
+
+The text that ships (:mod:`pipeline.shard_text`, docs/text-that-ships.md): each selected
+record is re-read from its WARC and gets the careful extraction; the cleaning chain of the
+clean stage (``pipeline.clean_chain.clean_document``, with the domain's cross-page boilerplate
+lines from ``clean_boilerplate/``) judges that text, and exactly the text it returns ships. A
+page the rules now drop is not exported and is counted as ``rules:<rule>``. When the record
+cannot be re-read or the careful extractor finds no text, the fast text is judged and ships
+with ``text_source`` = ``fast_fallback:<reason>``, counted in stats.json. Every input row gets
+a row in ``export_decisions/`` (keep, reason, text_source, formulas) for the ledger.
 
 Two passes, both restartable:
 1. one Spark task per group of WARCs re-reads each selected record (each WARC opened once per
-   task, records in file order), extracts the careful text, decontaminates and counts tokens,
-   and writes ``_export_tmp/rows/part-<n>.parquet`` atomically with its counters;
+   task, records in file order), makes and judges its text, decontaminates and counts tokens,
+   and writes ``_export_tmp/rows/part-<n>.parquet`` and ``export_decisions/part-<n>.parquet``
+   atomically with its counters;
 2. the driver streams those rows ordered by id (or by the seeded shuffle key) through
    ``toLocalIterator`` into :class:`pipeline.shards.ShardWriter`; since the order depends only on
    the ids, the shards are the same however the data was partitioned.
@@ -30,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import pipeline
+from jobs.clean_job import BOILERPLATE
 from jobs.run_folder import RunFolder, write_in_batches
 from pipeline.config import Config, ExportConfig, IOConfig, load_config
 from pipeline.errors import UserError
@@ -55,8 +68,26 @@ INPUT_COLUMNS = (
 CONTAMINATED = "contaminated:"
 DUPLICATE_ID = "duplicate_id"  # a second capture of the same URL + payload (never exported twice)
 COPY = "_copy"
-REREAD_FAILED = "reread_failed_fallback"  # the WARC record could not be read back
-CAREFUL_EMPTY = "careful_empty_fallback"  # read back, but the careful extractor found no text
+TEXT_SOURCE = "text_source:"  # stats key prefix: rows per shard text_source
+DECISIONS = "export_decisions"  # one row per input row: what export did with it (the ledger's)
+
+
+def _decisions_schema():
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("id", pa.string()),
+            ("warc_path", pa.string()),
+            ("warc_offset", pa.int64()),
+            ("keep", pa.bool_()),
+            ("reason", pa.string()),  # duplicate_id, rules:<rule>, contaminated:<benchmark>
+            ("text_source", pa.string()),  # as in the shards (null for duplicate_id)
+            ("formulas_fast", pa.int32()),  # docs/ formulas (the fast path's)
+            ("formulas_before", pa.int32()),  # in the text the rules judged
+            ("formulas_out", pa.int32()),  # in the shipped text (0 if not shipped)
+        ]
+    )
 
 
 # --- benchmarks -------------------------------------------------------------------------
@@ -123,11 +154,17 @@ class RereadFailed(Exception):
     """The record could not be read back from its WARC at the recorded offset."""
 
 
-def careful_extraction(stream, row: dict, config: Config):
-    """The careful Extraction of the record at ``row``'s offset, or None if the careful
-    extractor finds no text in it. Raises RereadFailed if the record cannot be read back."""
+def open_warc(path: str, config: Config):
+    """A binary stream of the WARC at ``path`` (local or remote), to re-read records from."""
+    from infra.storage import open_uri
+
+    return open_uri(path, config.io)
+
+
+def reread_html(stream, row: dict, config: Config) -> str:
+    """The decoded HTML of the record at ``row``'s offset; raises RereadFailed if the record
+    cannot be read back (or another record sits there)."""
     from pipeline.charset import decode_html
-    from pipeline.html_text import extract_text
     from pipeline.warc import read_record_at
 
     rec = read_record_at(stream, int(row["warc_offset"]), row["warc_path"], config.extract)
@@ -135,9 +172,22 @@ def careful_extraction(stream, row: dict, config: Config):
     if body is None or getattr(rec, "url", row["url"]) != row["url"]:
         raise RereadFailed(getattr(rec, "detail", "") or "a different record at this offset")
     html, _ = decode_html(body, getattr(rec, "content_type", ""))
-    ext = extract_text(html, url=row["url"], mode="careful", config=config.extract)
-    text = getattr(ext, "text", None)
-    return ext if text and text.strip() else None
+    return html
+
+
+def decision_row(row: dict, reason: str | None, st=None) -> dict:
+    """One export_decisions/ row: what export did with ``row`` (a docs/ row)."""
+    return {
+        "id": row["id"],
+        "warc_path": row["warc_path"],
+        "warc_offset": row.get("warc_offset"),
+        "keep": reason is None,
+        "reason": reason,
+        "text_source": st.source if st is not None else None,
+        "formulas_fast": row.get("formulas"),
+        "formulas_before": st.formulas_before if st is not None else 0,
+        "formulas_out": st.formulas if st is not None and reason is None else 0,
+    }
 
 
 @dataclass(frozen=True)
@@ -157,31 +207,30 @@ class ExportTask:
     def _index(self):
         return getattr(self.index, "value", self.index)
 
-    def iter_export(self, rows, stats: StageStats, samples: dict, opener=None):
-        """Spark-free core: yields the shard rows of ``rows`` (dicts grouped by warc_path, in
-        file order), counting into ``stats`` and ``samples`` ({benchmark: n-grams}) as it goes.
-        A generator, so a task holds one row at a time whatever its partition's size."""
+    def iter_export(self, rows, stats: StageStats, samples: dict, opener=None, decisions=None):
+        """Spark-free core: yields the shard rows of ``rows`` (docs/ rows with their domain's
+        ``boilerplate_hashes``, grouped by warc_path, in file order), counting into ``stats``
+        and ``samples`` ({benchmark: n-grams}) and appending one :func:`decision_row` per row
+        to ``decisions`` (a list, if given). A generator, so a task holds one row at a time
+        whatever its partition's size.
+
+        Each row's text: the careful text of its re-read record, judged by the cleaning chain
+        (:func:`pipeline.shard_text.make_shard_text`); the fast text, judged the same way and
+        labelled ``fast_fallback:<reason>``, when the careful text cannot be made.
+        """
+        from pipeline.clean_rules import LINE_RULES
         from pipeline.decontam import find_contamination
+        from pipeline.shard_text import CAREFUL_UNAVAILABLE, FAST, REREAD_FAILED, make_shard_text
         from pipeline.shards import shuffle_key
 
         cfg = self.config.export
         index = self._index() if cfg.decontaminate else None
-        scrub = None
-        if self.config.clean.pii:
-            # careful text is re-extracted from the HTML, so the clean stage's PII pass must
-            # be applied again
-            from pipeline.pii import PIICounts, replace_pii
-
-            pii_counts = PIICounts()
-
-            def scrub(t: str) -> str:
-                return replace_pii(t, counts=pii_counts)
-
+        if decisions is None:
+            decisions = []
         if opener is None:
-            from infra.storage import open_uri
 
             def opener(path):
-                return open_uri(path, self.config.io)
+                return open_warc(path, self.config)
 
         careful = cfg.careful and careful_available()
         if cfg.careful and not careful:
@@ -193,34 +242,35 @@ class ExportTask:
                 for row in group:
                     if row.get(COPY, 1) > 1:
                         stats.drop(DUPLICATE_ID)
+                        decisions.append(decision_row(row, DUPLICATE_ID))
                         continue
-                    text, formulas = None, row.get("formulas")
-                    if careful:
-                        ext = None
+                    html, why = None, None
+                    if not careful:
+                        why = CAREFUL_UNAVAILABLE if cfg.careful else FAST
+                    else:
                         try:
                             if stream is None and not open_failed:
                                 stream = opener(warc_path)
                             if stream is None:
                                 raise RereadFailed("WARC not readable")
-                            ext = careful_extraction(stream, row, self.config)
-                            if ext is None:
-                                stats.add(CAREFUL_EMPTY, 1)
+                            html = reread_html(stream, row, self.config)
                         except Exception:  # one bad record must not fail the export
-                            stats.add(REREAD_FAILED, 1)
+                            why = REREAD_FAILED
                             if stream is None:
                                 open_failed = True
-                        if ext is not None:
-                            stats.add("careful_text", 1)
-                            text, formulas = ext.text, ext.formulas
-                    if text is None:
-                        text = row.get("text") or ""
-                    if scrub is not None:
-                        text = scrub(text)
+                    st = make_shard_text(row, self.config, html, why, row.get("boilerplate_hashes"))
+                    stats.add(TEXT_SOURCE + st.source, 1)
+                    if st.text is None:
+                        stats.drop(st.drop_reason)
+                        decisions.append(decision_row(row, st.drop_reason, st))
+                        continue
+                    text = st.text
                     if index is not None:
                         hits = find_contamination(text, index, max_matches=3)
                         if hits:
                             bench = hits[0][0]
                             stats.drop(CONTAMINATED + bench)
+                            decisions.append(decision_row(row, CONTAMINATED + bench, st))
                             lst = samples.setdefault(bench, [])
                             if len(lst) < self.max_samples:
                                 lst.append(hits[0][1])
@@ -228,7 +278,14 @@ class ExportTask:
                     n_tokens = self.counter(text)
                     stats.keep()
                     stats.add("tokens", n_tokens)
-                    doc = {
+                    dec = st.decision
+                    stats.add("pii_emails_replaced", dec.pii_emails)
+                    stats.add("pii_ips_replaced", dec.pii_ips)
+                    removed = dec.lines_removed_by_rule()
+                    for rule in LINE_RULES:
+                        stats.add(f"lines_removed_{rule}", removed.get(rule, 0))
+                    decisions.append(decision_row(row, None, st))
+                    yield {
                         "id": row["id"],
                         "url": row["url"],
                         "text": text,
@@ -239,19 +296,16 @@ class ExportTask:
                         "warc_path": row["warc_path"],
                         "warc_offset": row.get("warc_offset"),
                         "warc_date": row.get("warc_date"),
-                        "formulas": formulas,
+                        "formulas": st.formulas,
                         "domain": row.get("domain"),
+                        "text_source": st.source,
                         KEY: shuffle_key(cfg.shuffle_seed, row["id"])
                         if cfg.shuffle_seed >= 0
                         else 0,
                     }
-                    yield doc
             finally:
                 if stream is not None:
                     stream.close()
-        if scrub is not None:
-            stats.add("pii_emails_replaced", pii_counts.emails)
-            stats.add("pii_ips_replaced", pii_counts.ips)
 
     def __call__(self, part_index: int, rows):
         import pyarrow as pa
@@ -261,38 +315,63 @@ class ExportTask:
 
         stats = StageStats(STAGE)
         samples: dict[str, list[str]] = {}
+        decisions: list[dict] = []
         schema = SHARD_SCHEMA.append(pa.field(KEY, pa.int64()))
         run = RunFolder(self.run_path, self.config.io)
         # local: temp file + rename; object store: the final key, written once complete
         with run.open_output(TMP, "rows", f"part-{part_index:05d}.parquet") as sink:
             with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
-                docs = self.iter_export((r.asDict() for r in rows), stats, samples)
+                docs = self.iter_export((r.asDict() for r in rows), stats, samples, None, decisions)
                 write_in_batches(writer, docs, schema)
+        with run.open_output(DECISIONS, f"part-{part_index:05d}.parquet") as sink:
+            table = pa.Table.from_pylist(decisions, _decisions_schema())
+            pq.write_table(table, sink, compression="zstd")
         yield json.dumps({"stats": stats.to_dict(), "samples": samples})
 
 
 # --- driver -------------------------------------------------------------------------------
 def select_input(spark, run: RunFolder):
-    """(DataFrame of the rows to export with INPUT_COLUMNS + math_score, how it was selected)."""
+    """(DataFrame of the rows to export with INPUT_COLUMNS + math_score + boilerplate_hashes,
+    how it was selected). The text is always docs/' fast text (the careful text is made from
+    the WARC record; the fast text is the fallback): clean/ and dedup/ only say which rows."""
     from pyspark.sql import functions as F
 
-    text_dir = "clean" if run.has_parquet("clean") else "docs"
-    if not run.has_parquet(text_dir):
+    if not run.has_parquet("docs"):
         return None, "empty"
-    docs = spark.read.parquet(run.uri(text_dir)).select(*INPUT_COLUMNS)
+    docs = spark.read.parquet(run.uri("docs")).select(*INPUT_COLUMNS)
     if run.has_parquet("selected"):
         sel = spark.read.parquet(run.uri("selected")).select(
             "id", F.col("math_score").cast("double")
         )
-        docs, how = docs.join(sel.dropDuplicates(["id"]), "id", "inner"), f"selected+{text_dir}"
+        docs, how = docs.join(sel.dropDuplicates(["id"]), "id", "inner"), "selected+docs"
     else:
-        how = f"all_{text_dir}"
-        if run.has_parquet("dedup"):
-            keep = spark.read.parquet(run.uri("dedup")).where("keep").select("id").dropDuplicates()
-            docs = docs.join(keep, "id", "inner")
-            how += "+dedup_keep"
+        how = "all_docs"
+        for table, label in (("clean", "+clean_keep"), ("dedup", "+dedup_keep")):
+            if run.has_parquet(table):
+                ids = spark.read.parquet(run.uri(table))
+                if "keep" in ids.columns:
+                    ids = ids.where("keep")
+                docs = docs.join(ids.select("id").dropDuplicates(), "id", "inner")
+                how += label
         docs = docs.withColumn("math_score", F.lit(None).cast("double"))
-    return _mark_duplicate_ids(docs), how
+    return _mark_duplicate_ids(with_boilerplate(spark, run, docs)), how
+
+
+def with_boilerplate(spark, run: RunFolder, docs):
+    """``docs`` with ``boilerplate_hashes``: the cross-page boilerplate line hashes of each
+    row's registered domain, as the clean stage found them (clean_boilerplate/), so the rules
+    judge the careful text with the same line edits as the fast text. Joined per domain in
+    Spark; nothing goes through the driver."""
+    from pyspark.sql import functions as F
+
+    if not run.has_parquet(BOILERPLATE):
+        return docs.withColumn("boilerplate_hashes", F.lit(None).cast("array<bigint>"))
+    per_domain = (
+        spark.read.parquet(run.uri(BOILERPLATE))
+        .groupBy("domain")
+        .agg(F.collect_list("h").alias("boilerplate_hashes"))
+    )
+    return docs.join(per_domain, "domain", "left")
 
 
 def _mark_duplicate_ids(docs):
@@ -398,6 +477,7 @@ def run_export(spark, run: RunFolder, config: Config, force: bool = False) -> di
         return run.read_json("stats.json", {}).get(STAGE, {})
     t0 = time.perf_counter()
     run.delete(TMP)  # left by an interrupted export: start over, same result
+    run.delete(DECISIONS)  # rewritten whole by this export's tasks
     counter = make_token_counter(cfg.tokenizer)
     index = build_index(cfg, config.io) if cfg.decontaminate else None
     if index is not None:
@@ -439,7 +519,7 @@ def run_export(spark, run: RunFolder, config: Config, force: bool = False) -> di
     shards = publish_shards(run, ordered_rows(), cfg, manifest_extra)
     run.delete(TMP)
 
-    out = stats.to_dict()
+    out = text_source_stats(stats.to_dict())
     out["selection"] = how
     out["token_kind"] = counter.kind
     out["shards"] = len(shards)
@@ -458,8 +538,28 @@ def run_export(spark, run: RunFolder, config: Config, force: bool = False) -> di
     say(
         f"[export] {stats.records_read:,} docs: {stats.kept:,} exported, "
         f"{sum(stats.dropped.values()):,} dropped {dict(stats.dropped)}; "
-        f"{out['shards']} shards, {int(out.get('tokens', 0)):,} {counter.kind}"
+        f"{out['shards']} shards, {int(out.get('tokens', 0)):,} {counter.kind}; "
+        f"text_source {out['text_source']}"
     )
+    from jobs.ledger_job import run_ledger
+
+    run_ledger(spark, run)
+    return out
+
+
+def text_source_stats(d: dict) -> dict:
+    """Stats with the flat ``text_source:<source>`` counters folded into ``text_source``
+    ({source: rows judged}) and ``fallback`` ({reason: rows whose fast text was judged})."""
+    from pipeline.shard_text import FAST_FALLBACK
+
+    out = {k: v for k, v in d.items() if not k.startswith(TEXT_SOURCE)}
+    sources = {k[len(TEXT_SOURCE) :]: int(v) for k, v in d.items() if k.startswith(TEXT_SOURCE)}
+    out["text_source"] = dict(sorted(sources.items()))
+    out["fallback"] = {
+        k[len(FAST_FALLBACK) :]: v
+        for k, v in sorted(sources.items())
+        if k.startswith(FAST_FALLBACK)
+    }
     return out
 
 
@@ -496,4 +596,8 @@ def main(args) -> int:
         "contaminated docs removed: "
         f"{sum(v for k, v in stats.get('dropped', {}).items() if k.startswith(CONTAMINATED))}"
     )
+    from pipeline.ledger import format_ledger
+
+    for line in format_ledger(run.read_json("stats.json", {}).get("ledger") or {}):
+        print(line)
     return 0

@@ -47,6 +47,10 @@ def run_pipeline(spark, run: RunFolder, config: Config, inputs: list[str]) -> di
         results[stage] = fn(spark, run, config)
         run.mark_done(stage)
         say(f"[{stage}] finished in {time.perf_counter() - t:.1f} s")
+    if run.is_done("export") and "ledger" not in run.read_json("stats.json", {}):
+        from jobs.ledger_job import run_ledger  # a run folder exported before the ledger
+
+        run_ledger(spark, run)
     results["wall_seconds"] = round(time.perf_counter() - t0, 1)
     return results
 
@@ -62,7 +66,10 @@ def summary_lines(run: RunFolder, results: dict) -> list[str]:
     for stage, *_ in LATER_STAGES:
         st = results.get(stage)
         if st:
-            lines.append(f"{stage}: in {st.get('records_read', 0):,}, kept {st.get('kept', 0):,}")
+            line = f"{stage}: in {st.get('records_read', 0):,}, kept {st.get('kept', 0):,}"
+            if st.get("text_source"):
+                line += f"; text_source {st['text_source']}"
+            lines.append(line)
     from pipeline.shards import read_manifest
 
     manifest = read_manifest(run.fs_path("shards"), run.fs)
@@ -73,6 +80,9 @@ def summary_lines(run: RunFolder, results: dict) -> list[str]:
             f"{totals.get('rows', 0):,} docs, {totals.get('tokens', 0):,} "
             f"{manifest.get('token_kind', 'tokens')} in {run.uri('shards')}"
         )
+    from pipeline.ledger import format_ledger
+
+    lines += format_ledger(run.read_json("stats.json", {}).get("ledger") or {})
     lines.append(f"wall time {results.get('wall_seconds', 0)} s")
     return lines
 

@@ -15,6 +15,7 @@ from typing import BinaryIO
 from pipeline import records as R
 from pipeline.config import Config
 from pipeline.langid import MAX_CHARS as LANGID_CHARS
+from pipeline.ledger import count_extract_drop, count_extracted, has_math
 from pipeline.math_text import mask_math
 from pipeline.records import Dropped, RawRecord, StageStats, doc_id
 
@@ -59,15 +60,19 @@ def process_record(
         return ext
     assert isinstance(ext, Extraction)
     text = ext.text
+    math = has_math(ext.formulas, ext.math_markup)
     if len(text) < ecfg.min_text_chars:
-        return Dropped(R.EMPTY_TEXT, rec.url, rec.warc_offset, f"{len(text)} chars")
+        return Dropped(
+            R.EMPTY_TEXT, rec.url, rec.warc_offset, f"{len(text)} chars", math, ext.formulas
+        )
     # langid reads the first MAX_CHARS of prose; lid.176 reads TeX as noise and lowers the
     # confidence of the prose around it, so formulas (pipeline.math_text's one definition:
     # prices stay prose) are masked in a bounded head (the scan is linear, the slice bounds it)
     lang, lang_score = detect_language(mask_math(text[: 4 * LANGID_CHARS]))
     lap("langid")
     if ecfg.langs and (lang not in ecfg.langs or lang_score < ecfg.min_lang_score):
-        return Dropped(R.LANG, rec.url, rec.warc_offset, f"{lang}:{lang_score:.2f}")
+        detail = f"{lang}:{lang_score:.2f}"
+        return Dropped(R.LANG, rec.url, rec.warc_offset, detail, math, ext.formulas)
     word_count = len(text.split())
     lap("word_count")
     sig, sig_key = minhash_signature_and_key(text, config.dedup)
@@ -105,6 +110,7 @@ def extract_warc(
         timer.lap("read")
         if isinstance(item, Dropped):
             stats.drop(item.reason)
+            count_extract_drop(stats, item)
             continue
         stats.add("html_bytes", len(item.body))
         stats.add("html_pages", 1)  # HTML responses: the records the rate in pages/s counts
@@ -114,7 +120,9 @@ def extract_warc(
             out = Dropped(R.BAD_RECORD, item.url, item.warc_offset, f"{type(e).__name__}: {e}")
         if isinstance(out, Dropped):
             stats.drop(out.reason)
+            count_extract_drop(stats, out)
         else:
             stats.keep()
+            count_extracted(stats, out)
             yield out
         timer.last = time.perf_counter()

@@ -52,6 +52,10 @@ class Dropped:
     url: str = ""
     warc_offset: int = -1
     detail: str = ""
+    # the math-retention ledger's view: None = dropped before the extractor could see any
+    # math; else whether the fast path saw math on the page, and its formulas
+    math: bool | None = None
+    formulas: int = 0
 
 
 @dataclass

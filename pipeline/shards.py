@@ -45,7 +45,7 @@ SHARD_SCHEMA = pa.schema(
     [
         ("id", pa.string()),  # doc_id(url, WARC payload digest): 16 hex chars
         ("url", pa.string()),
-        ("text", pa.string()),  # careful extraction, math as $...$ / $$...$$
+        ("text", pa.string()),  # the judged careful text (see text_source), math as $...$
         ("lang", pa.string()),
         ("math_score", pa.float64()),  # final classifier score; null if no selection ran
         ("token_count", pa.int64()),
@@ -55,6 +55,9 @@ SHARD_SCHEMA = pa.schema(
         ("warc_date", pa.string()),
         ("formulas", pa.int32()),
         ("domain", pa.string()),
+        # careful extractor's Extraction.source (careful, careful+fast, thread, ...), "fast"
+        # (export.careful off) or fast_fallback:<reason> (no careful text could be made)
+        ("text_source", pa.string()),
     ]
 )
 SHARD_COLUMNS = tuple(SHARD_SCHEMA.names)

@@ -126,3 +126,82 @@ def test_explain_run_without_docs_is_a_one_line_error(tmp_path, capsys):
     rc, out, err = _explain(capsys, "x", "--run", str(tmp_path))
     assert rc == 2
     assert len(err.strip().splitlines()) == 1 and "docs" in err
+
+
+def _levin_run(tmp_path):
+    """A run folder holding one real page of the sample WARC as the stages write it: docs/
+    (fast text), clean_decisions/, selected/, export_decisions/ and a shard row made by the
+    export's own text step (the careful text, judged)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from jobs.export_job import _decisions_schema, decision_row
+    from jobs.sample_job import SAMPLE_WARC
+    from pipeline.config import load_config
+    from pipeline.extract import process_record
+    from pipeline.records import RawRecord, docs_schema
+    from pipeline.shard_text import make_shard_text
+    from pipeline.shards import SHARD_SCHEMA
+    from pipeline.warc import iter_records
+
+    url = "https://discrete.openmathbooks.org/dmoi4/sec_count-conc.html"
+    config = load_config(None, ["extract.page_timeout_s=0"])
+    with open(SAMPLE_WARC, "rb") as f:
+        rec = next(
+            r
+            for r in iter_records(f, str(SAMPLE_WARC), config.extract)
+            if isinstance(r, RawRecord) and r.url == url
+        )
+    doc = process_record(rec, config)
+    from pipeline.charset import decode_html
+
+    st = make_shard_text(doc, config, decode_html(rec.body, rec.content_type)[0])
+    assert st.text is not None
+    for table, rows, schema in (
+        ("docs", [doc], docs_schema()),
+        ("clean_decisions", [{"id": doc["id"], "url": url, "keep": True, "reason": None}], None),
+        ("selected", [{"id": doc["id"], "math_score": 0.99}], None),
+        ("export_decisions", [decision_row(doc, None, st)], _decisions_schema()),
+        ("shards", [dict(doc, text=st.text, text_source=st.source, formulas=st.formulas,
+                         token_count=1, token_kind="words", math_score=0.99)], SHARD_SCHEMA),
+    ):  # fmt: skip
+        (tmp_path / table).mkdir()
+        t = pa.Table.from_pylist([{k: r.get(k) for k in (schema or rows[0]).names} if schema
+                                  else r for r in rows], schema)  # fmt: skip
+        pq.write_table(t, tmp_path / table / "part-0.parquet")
+    return doc, st
+
+
+def test_explain_shows_formulas_at_extract_and_in_the_shard_text_and_where_each_went(
+    tmp_path, capsys
+):
+    from pipeline.math_text import count_formulas, iter_formulas
+
+    doc, st = _levin_run(tmp_path)
+    rc, out, err = _explain(capsys, doc["url"], "--run", str(tmp_path), "--json")
+    assert rc == 0, err
+    f = json.loads(out)["formulas"]
+    assert f["fast"] == count_formulas(doc["text"]) > 100
+    assert f["shard"] == st.formulas and f["text_source"] == st.source
+    assert len(f["missing"]) >= f["fast"] - f["shard"]
+    careful = {"".join(x.split()) for x in iter_formulas(st.text)}
+    for m in f["missing"]:
+        assert m["where"].startswith(("not in the careful text", "line removed by", "in the"))
+        if m["where"].startswith("not in the careful text"):
+            assert "".join(m["formula"].split()) not in careful
+    rc, text, _ = _explain(capsys, doc["id"], "--run", str(tmp_path))
+    assert (
+        f"formulas: {f['fast']} in the fast text (extract), {f['shard']} in the shard text" in text
+    )
+    assert "export_decisions/: keep=True" in text
+    if f["missing"]:
+        assert f"missing from the shard text ({len(f['missing'])}):" in text
+
+
+def test_explain_names_the_stage_that_dropped_a_page_with_its_formulas(run_dir, capsys):
+    path, docs = run_dir
+    rc, out, _ = _explain(capsys, docs[0]["url"], "--run", str(path), "--json")
+    e = json.loads(out)
+    # the first PlanetMath page is a near-duplicate: its formulas ship with its representative
+    assert e["formulas"]["fast"] > 0 and e["formulas"]["shard"] is None
+    assert e["formulas"]["page"].startswith("dedup: near_dup")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,7 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from jobs.run_folder import RunFolder
-from pipeline.config import load_config
+from pipeline.clean_chain import clean_document
+from pipeline.config import CleanConfig, load_config
+from pipeline.html_text import extract_text
+from pipeline.math_text import count_formulas
 from pipeline.records import doc_id, docs_schema
 from pipeline.shards import SHARD_SCHEMA, verify_manifest
 
@@ -63,6 +67,7 @@ def make_run_folder(path: Path, planted: int = 5) -> dict:
     test = _jsonl(GSM8K_TEST)
     files: dict[str, list[dict]] = {}
     contaminated = set()
+    careful: dict[str, str] = {}  # id -> careful text of the re-readable records
     # real WARC records, re-readable at their offsets
     for name in ("dolma_science_0.warc.gz", "dolma_science_1.warc.gz"):
         wp = str(DATA / name)
@@ -73,6 +78,7 @@ def make_run_folder(path: Path, planted: int = 5) -> dict:
                 url = rec.headers["WARC-Target-URI"]
                 d = _doc(url, text.strip(), wp, rec.stream_pos, rec.headers["WARC-Payload-Digest"])
                 files.setdefault(name, []).append(d)
+                careful[d["id"]] = extract_text(html, url=url, mode="careful").text
     # real CC pages; the first `planted` carry a GSM8K test problem in the middle
     for i, d in enumerate(cc):
         text = d["text"]
@@ -110,12 +116,23 @@ def make_run_folder(path: Path, planted: int = 5) -> dict:
     run.sub("selected").mkdir()
     pq.write_table(pa.Table.from_pylist(selected), run.sub("selected", "part-0.parquet"))
     by_id = {d["id"]: d for d in all_docs}
-    exported = sorted(s["id"] for s in selected if s["id"] not in contaminated)
+    # the text that ships: the careful text of a re-readable record, else the fast text
+    # ("fast_fallback:reread_failed": these WARCs are gone), judged by the cleaning rules
+    judged = {}
+    for s in selected:
+        d = by_id[s["id"]]
+        out, dec = clean_document(dict(d, text=careful.get(d["id"], d["text"])), CleanConfig())
+        judged[d["id"]] = (out["text"] if out else None, dec.reason)
+    kept = {i for i, (t, _) in judged.items() if t is not None}
+    exported = sorted(kept - contaminated)
     return {
         "run": run,
         "docs": by_id,
         "selected": {s["id"]: s["math_score"] for s in selected},
-        "contaminated": contaminated,
+        "contaminated": contaminated & kept,
+        "rules": Counter(f"rules:{r}" for t, r in judged.values() if t is None),
+        "judged": judged,
+        "careful": careful,
         "exported": exported,
     }
 
@@ -139,23 +156,27 @@ def test_export_end_to_end(spark, tmp_path):
     config = load_config(None, ["export.shard_rows=4", "extract.page_timeout_s=0"])
     stats = run_export(spark, run, config)
 
-    # accounting: every selected doc is exported or dropped as contaminated, per benchmark
+    # accounting: every selected doc is exported, dropped by a rule on the text it would
+    # ship, or dropped as contaminated, per benchmark
+    assert careful_available()
     assert stats["records_read"] == len(fx["selected"])
     assert stats["kept"] == len(fx["exported"])
-    assert stats["dropped"] == {"contaminated:gsm8k_test": len(fx["contaminated"])}
+    assert fx["rules"], "the fixture's selection includes pages the rules drop"
+    assert stats["dropped"] == {
+        "contaminated:gsm8k_test": len(fx["contaminated"]),
+        **fx["rules"],
+    }
     assert stats["records_read"] == stats["kept"] + sum(stats["dropped"].values())
     dec = stats["decontamination"]["gsm8k_test"]
     assert dec["removed"] == len(fx["contaminated"])
     assert "bought stamps at the post office some of the stamps" in dec["sample_ngrams"]
     assert all(len(g.split()) == 10 for g in dec["sample_ngrams"])
     assert run.read_json("stats.json")["export"]["kept"] == stats["kept"]
-    if careful_available():
-        # the 4 real WARC records are re-read; the rest point at WARCs that are gone
-        assert stats["careful_text"] == 4, stats
-        assert "careful_empty_fallback" not in stats
-        assert stats["reread_failed_fallback"] == len(fx["selected"]) - 4
-    else:
-        assert stats["careful_unavailable_tasks"] >= 1
+    # no silent fallback: the 4 real WARC records are re-read (careful text); the rest point
+    # at WARCs that are gone and say so
+    assert sum(v for k, v in stats["text_source"].items() if "fallback" not in k) == 4, stats
+    assert stats["fallback"] == {"reread_failed": len(fx["selected"]) - 4}
+    assert stats["text_source"]["fast_fallback:reread_failed"] == len(fx["selected"]) - 4
 
     # shards: 4 rows each, ordered by id, schema fixed, manifest matches the files
     m = _manifest(run)
@@ -176,12 +197,27 @@ def test_export_end_to_end(spark, tmp_path):
             src["warc_path"],
             src["warc_offset"],
         )
-        if not careful_available() or src["warc_path"].startswith("/gone/"):
-            assert r["text"] == src["text"]  # fast text fallback
+        # exactly the text the rules judged and returned ships
+        assert r["text"] == fx["judged"][r["id"]][0]
+        assert r["formulas"] == count_formulas(r["text"])
+        if src["warc_path"].startswith("/gone/"):
+            assert r["text_source"] == "fast_fallback:reread_failed"
         else:
-            assert r["text"] != src["text"]  # careful text from the re-read record
+            assert not r["text_source"].startswith("fast_fallback"), r["text_source"]
             if src["url"].endswith("/math.html"):
                 assert "E = mc^2" in r["text"] and r["formulas"] >= 2
+    # export_decisions/: one row per selected doc, the ledger's input
+    decisions = {d["id"]: d for d in pq.read_table(run.sub("export_decisions")).to_pylist()}
+    assert set(decisions) == set(fx["selected"])
+    for i, d in decisions.items():
+        assert d["keep"] == (i in fx["exported"])
+        if not d["keep"]:
+            want = "contaminated:gsm8k_test" if i in fx["contaminated"] else "rules:"
+            assert d["reason"].startswith(want) and d["formulas_out"] == 0
+    ledger = run.read_json("stats.json")["ledger"]
+    export_stage = ledger["stages"][-1]
+    assert export_stage["stage"] == "export" and export_stage["ran"]
+    assert ledger["formulas"]["shipped"] == sum(r["formulas"] for r in rows)
     assert m["totals"]["tokens"] == sum(r["token_count"] for r in rows) == stats["tokens"]
     assert not run.sub("_export_tmp").exists()
 
@@ -233,10 +269,16 @@ def test_export_without_selection_uses_dedup_keep_and_custom_benchmark(spark, tm
         pa.Table.from_pylist([{"id": i, "cluster_id": i, "keep": k} for i, k in keep.items()]),
         run.sub("dedup", "part-0.parquet"),
     )
-    # the same two pages captured again in another WARC: an older and a newer capture
+    # export.careful=false: the fast text is judged by the rules and ships as "fast"
+    verdict = {i: clean_document(d, CleanConfig())[1].reason for i, d in fx["docs"].items()}
+    assert verdict[cc_doc["id"]] is None
     kept_ids = sorted(i for i, k in keep.items() if k and i != cc_doc["id"])
-    older = dict(fx["docs"][kept_ids[0]], warc_path="/gone/old.warc.gz", warc_date="2019-01-01")
-    newer = dict(fx["docs"][kept_ids[1]], warc_path="/gone/new.warc.gz", warc_date="2021-01-01")
+    shipped = [i for i in kept_ids if verdict[i] is None]
+    rules = Counter(f"rules:{verdict[i]}" for i in kept_ids if verdict[i] is not None)
+    assert rules, "some dedup-kept pages fail the rules"
+    # the same two pages captured again in another WARC: an older and a newer capture
+    older = dict(fx["docs"][shipped[0]], warc_path="/gone/old.warc.gz", warc_date="2019-01-01")
+    newer = dict(fx["docs"][shipped[1]], warc_path="/gone/new.warc.gz", warc_date="2021-01-01")
     pq.write_table(
         pa.Table.from_pylist([older, newer], docs_schema()), run.sub("docs", "part-again.parquet")
     )
@@ -251,12 +293,72 @@ def test_export_without_selection_uses_dedup_keep_and_custom_benchmark(spark, tm
     stats = run_export(spark, run, config)
     assert stats["selection"] == "all_docs+dedup_keep"
     assert stats["records_read"] == len(kept_ids) + 1 + 2
-    assert stats["dropped"] == {"contaminated:mine": 1, "duplicate_id": 2}
+    assert stats["dropped"] == {"contaminated:mine": 1, "duplicate_id": 2, **rules}
     assert stats["decontamination"]["mine"]["removed"] == 1
     rows = _shard_rows(run)
-    assert [r["id"] for r in rows] == kept_ids  # each id once, the contaminated page gone
+    assert [r["id"] for r in rows] == shipped  # each id once, the contaminated page gone
     by_id = {r["id"]: r for r in rows}
-    assert by_id[kept_ids[0]]["warc_path"] == fx["docs"][kept_ids[0]]["warc_path"]  # newest wins
-    assert by_id[kept_ids[1]]["warc_path"] == "/gone/new.warc.gz"
+    assert by_id[shipped[0]]["warc_path"] == fx["docs"][shipped[0]]["warc_path"]  # newest wins
+    assert by_id[shipped[1]]["warc_path"] == "/gone/new.warc.gz"
     assert all(r["math_score"] is None for r in rows)
-    assert "careful_text" not in stats and "reread_failed_fallback" not in stats
+    assert {r["text_source"] for r in rows} == {"fast"} and stats["fallback"] == {}
+    assert stats["text_source"] == {"fast": len(kept_ids) + 1}
+
+
+@pytest.mark.spark
+def test_clean_boilerplate_lines_are_removed_from_the_shipped_careful_text(spark, tmp_path):
+    """Real pages of one domain (Levin's book, from the sample WARC): the clean stage persists
+    the domain's boilerplate line hashes, and export removes those lines from the careful text
+    it ships, so the clean stage's line edits reach the shards."""
+    from jobs.clean_job import BOILERPLATE, run_clean
+    from jobs.export_job import reread_html, run_export
+    from jobs.sample_job import SAMPLE_WARC
+    from pipeline.clean_boilerplate import hashable_lines, line_hash, page_line_hashes
+    from pipeline.extract import process_record
+    from pipeline.records import RawRecord
+    from pipeline.text_norm import normalize_text, split_lines
+    from pipeline.warc import iter_records
+
+    config = load_config(None, ["extract.page_timeout_s=0", "export.shard_rows=100"])
+    docs = []
+    with open(SAMPLE_WARC, "rb") as f:
+        for rec in iter_records(f, str(SAMPLE_WARC), config.extract):
+            if isinstance(rec, RawRecord) and "openmathbooks.org/dmoi4/sec_" in rec.url:
+                d = process_record(rec, config)
+                if isinstance(d, dict):
+                    docs.append(d)
+            if len(docs) == 8:
+                break
+    run = RunFolder(tmp_path / "run")
+    run.sub("docs").mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(docs, docs_schema()), run.sub("docs", "part-0.parquet"))
+    run_clean(spark, run, config)
+    counts = Counter(h for d in docs for h in page_line_hashes(normalize_text(d["text"])))
+    want = {h for h, n in counts.items() if n >= config.clean.boilerplate_min_pages}
+    got = pq.read_table(run.sub(BOILERPLATE)).to_pylist()
+    assert want and {r["h"] for r in got} == want
+    assert {r["domain"] for r in got} == {"openmathbooks.org"}
+
+    # the careful text of these pages repeats none of those lines (trafilatura already left
+    # the menus out), so say the domain also repeats one prose line of the first page's
+    # careful text, as the clean stage would record it had it seen that line on more pages
+    first = docs[0]
+    with open(SAMPLE_WARC, "rb") as f:
+        html = reread_html(f, first, config)
+    careful = extract_text(html, url=first["url"], mode="careful").text
+    line = next(ln for ln in careful.split("\n") if len(ln.split()) > 8 and "\\" not in ln)
+    planted = pa.table(
+        {"domain": ["openmathbooks.org"], "h": pa.array([line_hash(line)], pa.int64())}
+    )
+    pq.write_table(planted, run.sub(BOILERPLATE, "part-planted.parquet"))
+
+    stats = run_export(spark, run, config)
+    assert stats["lines_removed_boilerplate_lines"] >= 1
+    rows = {r["id"]: r for r in _shard_rows(run)}
+    assert set(rows) == {d["id"] for d in docs}
+    assert all(r["text_source"] == "careful" for r in rows.values())
+    assert line not in rows[first["id"]]["text"].split("\n")
+    removed = want | {line_hash(line)}
+    for r in rows.values():  # no line the rules may remove as boilerplate is left
+        for ln in hashable_lines(split_lines(r["text"])):
+            assert line_hash(ln.text) not in removed, (r["url"], ln.text)

@@ -5,6 +5,7 @@ behind (out/sample), whose content the test does not know."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -52,6 +53,12 @@ def test_notebook_runs_and_plots(spark, tmp_path_factory, monkeypatch):
     table = next(c for c in nb.cells if c.cell_type == "code" and "per_iter = " in c.source)
     shown = "".join(o.get("data", {}).get("text/plain", "") for o in table.outputs)
     assert "dev recall" in shown and "test recall" in shown
+    # the math-retention ledger's plot, when the run went through export
+    stats = Path(run) / "stats.json"
+    if stats.exists() and "ledger" in json.loads(stats.read_text()):
+        outs = [o for o in nb.cells[-1].outputs if o.get("output_type") != "error"]
+        assert any(len(o.get("data", {}).get("image/png", "")) > 5000 for o in outs)
+        assert "ledger: top domains by formulas lost" in nbformat.writes(nb)
     text = nbformat.writes(nb)
     for v in planted.values():
         assert v not in text

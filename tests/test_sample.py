@@ -175,3 +175,49 @@ def test_no_planted_secret_in_any_output(sample_run):
             assert s not in text, f"{s[:8]}... leaked into {name}"
     run = json.loads((out / "run.json").read_text())
     assert run["config"]["io"]["aws_secret_access_key"] == "***"
+
+
+def test_ledger_accounts_for_every_formula_and_shards_say_their_text_source(sample_run):
+    from pipeline.math_text import count_formulas
+
+    out, r = sample_run
+    stats = json.loads((out / "stats.json").read_text())
+    ledger = stats["ledger"]
+    # per stage, math pages in and out chain, and each drop is named
+    stages = {s["stage"]: s for s in ledger["stages"]}
+    assert list(stages) == ["extract", "clean", "dedup", "selection", "export"]
+    order = list(stages.values())
+    for a, b in zip(order, order[1:]):
+        assert a["math_pages_out"] == b["math_pages_in"], (a["stage"], b["stage"])
+        assert b["math_pages_in"] - b["math_pages_out"] == sum(b["dropped"].values())
+    assert stages["extract"]["math_pages_out"] >= 40  # the sample's math pages were seen
+    # every formula found at extract is shipped or in a named bucket
+    f = ledger["formulas"]
+    lost = sum(n for by in f["lost_with_page"].values() for n in by.values())
+    assert f["found"] == f["duplicates"] + lost + f["on_shipped_pages"] + f["pending"]
+    assert f["on_shipped_pages"] == f["shipped"] + f["re_extraction"] + f["export_line_rules"]
+    assert f["pending"] == 0
+    # ...and the shipped count is the shards' own, counted on the shipped text
+    shards = sorted((out / "shards").glob("shard-*.parquet"))
+    rows = [x for p in shards for x in pq.read_table(p).to_pylist()]
+    assert f["shipped"] == sum(count_formulas(x["text"]) for x in rows) > 0
+    assert all(x["formulas"] == count_formulas(x["text"]) for x in rows)
+    # no silent fallback: every row says where its text came from, and stats.json agrees
+    sources = {}
+    for x in rows:
+        assert x["text_source"], x["id"]
+        sources[x["text_source"]] = sources.get(x["text_source"], 0) + 1
+    from collections import Counter
+
+    decisions = pq.read_table(out / "export_decisions").to_pylist()
+    assert Counter(d["text_source"] for d in decisions if d["keep"]) == sources
+    judged = Counter(d["text_source"] for d in decisions if d["text_source"])
+    ex = stats["export"]
+    assert ex["text_source"] == dict(judged)
+    assert ex["fallback"] == {
+        k.split(":", 1)[1]: v for k, v in judged.items() if k.startswith("fast_fallback:")
+    }
+    # the end-of-run summary prints the ledger
+    assert "math-retention ledger" in r.stdout
+    for stage in stages:
+        assert f"  {stage}" in r.stdout

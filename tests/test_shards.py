@@ -53,6 +53,7 @@ def _rows(n: int) -> list[dict]:
                 "warc_date": d["metadata"]["date_download"],
                 "formulas": i % 3,
                 "domain": "example.org",
+                "text_source": "careful" if i % 4 else "fast_fallback:reread_failed",
             }
         )
     return sorted(rows, key=lambda r: r["id"])
@@ -81,6 +82,7 @@ def test_shard_schema_is_fixed():
         ("warc_date", "string"),
         ("formulas", "int32"),
         ("domain", "string"),
+        ("text_source", "string"),
     ]
 
 
