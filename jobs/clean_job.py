@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 
+from jobs.docs_table import read_docs
 from jobs.run_folder import RunFolder
 from pipeline.config import CleanConfig, Config
 from pipeline.records import StageStats
@@ -214,7 +215,7 @@ def run_clean(spark, run: RunFolder, config: Config) -> dict:
 
     t0 = time.perf_counter()
     run.require("docs")
-    docs = spark.read.parquet(run.uri("docs"))
+    docs = read_docs(spark, run.uri("docs"))
     doc_cols = list(docs.columns)
     result, n_common = clean_frame(docs, config.clean)
     result = result.persist(StorageLevel.MEMORY_AND_DISK)

@@ -25,6 +25,7 @@ import json
 import time
 from pathlib import Path
 
+from jobs.docs_table import read_docs
 from jobs.run_folder import RunFolder
 from pipeline.config import Config, DedupConfig
 from pipeline.errors import UserError
@@ -358,7 +359,7 @@ def run_dedup(spark, run: RunFolder, config: Config) -> dict:
     """The dedup stage of a run folder: clean/ (or docs/) -> dedup/ + dedup_report.json."""
     src = "clean" if run.exists("clean") else "docs"
     run.require(src)
-    docs = spark.read.parquet(run.uri(src))
+    docs = read_docs(spark, run.uri(src))
     previous = read_previous_runs(spark, config.dedup.previous_runs)
     result, report = dedup_frame(spark, docs, config.dedup, previous)
     result.write.mode("overwrite").parquet(run.uri("dedup"))

@@ -33,9 +33,10 @@ class StepTimer:
 
 
 def process_record(
-    rec: RawRecord, config: Config, timer: StepTimer | None = None
+    rec: RawRecord, config: Config, timer: StepTimer | None = None, source: str = R.SOURCE_CRAWL
 ) -> dict | Dropped:
-    """One HTML response record -> a doc dict with the DOC_COLUMNS, or a Dropped."""
+    """One HTML response record -> a doc dict with the DOC_COLUMNS, or a Dropped.
+    ``source``: where the record came from (a WARC the run read, or ``mathmine expand``)."""
     from pipeline.charset import decode_html
     from pipeline.html_text import Extraction, extract_text
     from pipeline.langid import detect_language
@@ -90,6 +91,7 @@ def process_record(
         "html_bytes": len(rec.body),
         "word_count": word_count,
         "minhash": [int(x) for x in sig],
+        "source": source,
     }
 
 

@@ -27,6 +27,12 @@ QUALITY = "quality"
 HTTP_STATUS = "http_status"
 UNREADABLE_FILE = "unreadable_file"
 
+# Where a doc came from (docs/ column ``source``): a WARC the run read, or a record fetched by
+# ``mathmine expand`` from a path the recall loop accepted. docs/ written before the column
+# existed read as SOURCE_CRAWL.
+SOURCE_CRAWL = "crawl"
+SOURCE_EXPAND = "expand"
+
 
 @dataclass
 class RawRecord:
@@ -136,6 +142,7 @@ DOC_COLUMNS = (
     "html_bytes",
     "word_count",
     "minhash",  # list<uint32>, num_perm values
+    "source",  # SOURCE_CRAWL or SOURCE_EXPAND
 )
 
 
@@ -162,5 +169,6 @@ def docs_schema():
             ("html_bytes", pa.int64()),
             ("word_count", pa.int32()),
             ("minhash", pa.list_(pa.uint32())),
+            ("source", pa.string()),
         ]
     )
