@@ -116,7 +116,9 @@ def test_offsets_and_lengths_are_the_project_readers(cc_rows):
         assert row["content_digest"] == rec.payload_digest.removeprefix("sha1:")
     data = CC_WARC.read_bytes()
     for row in cc_rows:
-        member = data[row["warc_record_offset"] : row["warc_record_offset"] + row["warc_record_length"]]
+        member = data[
+            row["warc_record_offset"] : row["warc_record_offset"] + row["warc_record_length"]
+        ]
         got = read_record_at(io.BytesIO(member), 0, CC_NAME, ExtractConfig())
         assert isinstance(got, RawRecord) and got.url == row["url"]
         assert row["warc_segment"] == "1596439737645.2"

@@ -62,9 +62,7 @@ def world(tmp_path_factory):
     older = [u for u, _m in book[5:8]]
     d = write_warc(
         tmp / "d.warc.gz",
-        info
-        + [redate(m, NEWER) for u, m in book[:5]]
-        + [redate(m, OLDER) for u, m in book[5:8]],
+        info + [redate(m, NEWER) for u, m in book[:5]] + [redate(m, OLDER) for u, m in book[5:8]],
     )
     # c: the api-guide pages, then one more book-like page whose member is spoiled on S3
     victim_kind, victim_url, victim = next(
@@ -117,14 +115,15 @@ def world(tmp_path_factory):
                 "moved": moved,
                 "newer": newer,
                 "older": older,
-                "api": sorted({u for k, u, _m in sample if k == "response" and _url(u).startswith(API_GUIDE)}),
+                "api": sorted(
+                    {u for k, u, _m in sample if k == "response" and _url(u).startswith(API_GUIDE)}
+                ),
                 "victim": victim_url,
             }
 
 
 def _config(proxy: str):
     from pipeline.config import load_config
-
     from tests.cloud_fakes import FAKE_AWS_ENV
 
     return load_config(
@@ -177,8 +176,7 @@ def test_expand_fetches_the_uncollected_pages_under_the_targets(spark, world):
     run_urls = set(pq.read_table(run_dir / "docs").column("url").to_pylist())
     paths = world["tmp"] / "paths.txt"
     paths.write_text(
-        f"# reviewed\n{MATH_PREFIX}\n{API_GUIDE}\n{sorted(run_urls)[0]}\n"
-        f"{world['victim']}\n"
+        f"# reviewed\n{MATH_PREFIX}\n{API_GUIDE}\n{sorted(run_urls)[0]}\n{world['victim']}\n"
     )
 
     stats = run_expand(spark, run, config, ["CC-MAIN-2024-22", "CC-MAIN-2024-26"], str(paths))
