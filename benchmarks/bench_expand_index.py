@@ -14,8 +14,9 @@ row groups read. The query is expand's: a set of accepted host/path prefixes of 
 domains, HTTP 200, HTML, English or unknown language.
 
 Printed per engine: wall seconds (median of --repeat), CPU seconds, bytes read from the
-files (``rchar`` of /proc/<pid>/io of the reading process: this one, or Spark's JVM) and
-rows returned; every engine must return the same captures.
+files (``rchar`` of /proc/<pid>/io of the reading process: this one, or Spark's JVM; the
+median run, so the JVM's first class loading does not count) and rows returned. Every engine
+reads the same columns (pipeline.cc_index.QUERY_COLUMNS) and must return the same captures.
 """
 
 from __future__ import annotations
@@ -242,20 +243,25 @@ def q_dataset(root: Path, flt) -> list[tuple]:
 def q_duckdb(root: Path, flt) -> list[tuple]:
     import duckdb
 
+    from pipeline.cc_index import QUERY_COLUMNS
+
     con = duckdb.connect()
     sql = (
-        "SELECT url, warc_filename, warc_record_offset FROM read_parquet("
+        f"SELECT {', '.join(QUERY_COLUMNS)} FROM read_parquet("
         f"'{root}/*/*/*.parquet', hive_partitioning = true) WHERE {_sql_where(flt)}"
     )
     rows = con.execute(sql).fetchall()
     con.close()
-    return sorted(rows)
+    i, j, k = (QUERY_COLUMNS.index(c) for c in ("url", "warc_filename", "warc_record_offset"))
+    return sorted((r[i], r[j], r[k]) for r in rows)
 
 
 def q_spark(spark, root: Path, flt) -> list[tuple]:
-    df = spark.read.parquet(str(root)).where(_sql_where(flt))
-    rows = df.select("url", "warc_filename", "warc_record_offset").collect()
-    return sorted((r[0], r[1], r[2]) for r in rows)
+    from pipeline.cc_index import QUERY_COLUMNS
+
+    df = spark.read.parquet(str(root)).where(_sql_where(flt)).select(*QUERY_COLUMNS)
+    rows = df.collect()
+    return sorted((r["url"], r["warc_filename"], r["warc_record_offset"]) for r in rows)
 
 
 def measure(fn, pid="self", repeat=2) -> dict:

@@ -55,11 +55,9 @@ LATER_STAGES = ("clean", "dedup", "recall", "export")
 HIT_COLUMNS = (
     ("url", "string"),
     ("url_key", "string"),  # pipeline.urls.normalize_url(url): the dedup key
-    ("id", "string"),  # the doc id extract gives the capture (URL + payload digest)
     ("target", "string"),
     ("crawl", "string"),
     ("fetch_time", "timestamp[ms, tz=UTC]"),
-    ("content_digest", "string"),
     ("content_languages", "string"),
     ("warc_filename", "string"),
     ("warc_record_offset", "int64"),
@@ -111,7 +109,6 @@ class IndexTask:
 
         from infra.index_files import open_index_file
         from pipeline.cc_index import query_index_file
-        from pipeline.records import doc_id
         from pipeline.urls import normalize_url
 
         counters: dict = {"files": 1}
@@ -126,7 +123,6 @@ class IndexTask:
         for r in rows:
             r["crawl"] = crawl
             r["url_key"] = normalize_url(r["url"])
-            r["id"] = doc_id(r["url"], "sha1:" + (r.get("content_digest") or ""))
         table = pa.Table.from_pylist(rows, hits_schema())
         with run.open_output(*matched_parts(self.iteration), f"part-{key}.parquet") as f:
             pq.write_table(table, f, compression="zstd")
@@ -285,8 +281,8 @@ def scan_index(spark, run: RunFolder, config: Config, flt, files, iteration: int
     return total
 
 
-def run_docs_keys(spark, run: RunFolder):
-    """(id, url_key) of every doc of the run, as a DataFrame."""
+def run_url_keys(spark, run: RunFolder):
+    """The normalised URL (``url_key``) of every doc of the run, as a DataFrame."""
     from jobs.docs_table import read_docs
 
     def keys(batches):
@@ -297,12 +293,10 @@ def run_docs_keys(spark, run: RunFolder):
         for b in batches:
             urls = b.column("url").to_pylist()
             yield pa.RecordBatch.from_arrays(
-                [b.column("id"), pa.array([normalize_url(u or "") for u in urls], pa.string())],
-                names=["id", "url_key"],
+                [pa.array([normalize_url(u or "") for u in urls], pa.string())], names=["url_key"]
             )
 
-    docs = read_docs(spark, run.uri("docs")).select("id", "url")
-    return docs.mapInArrow(keys, "id string, url_key string")
+    return read_docs(spark, run.uri("docs")).select("url").mapInArrow(keys, "url_key string")
 
 
 def select_hits(spark, run: RunFolder, config: Config, files, fp: str, iteration, max_pages):
@@ -310,8 +304,6 @@ def select_hits(spark, run: RunFolder, config: Config, files, fp: str, iteration
     a list of dicts, and the counts of what was left out."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
-
-    from pipeline.urls import normalize_url  # noqa: F401 - executors import it in run_docs_keys
 
     uris = [
         run.uri(*matched_parts(iteration), f"part-{index_key(u, fp)}.parquet") for _, u in files
@@ -330,12 +322,12 @@ def select_hits(spark, run: RunFolder, config: Config, files, fp: str, iteration
     n_newest = newest.count()
     counts["older_capture"] = n_matched - n_newest
 
-    # already in the run: its docs (by id and by URL) and the WARCs it read
+    # already in the run: its docs' URLs (a doc id hashes the URL and the payload digest, so
+    # the URL covers every id of it) and the WARCs it read
     cur = newest
     if run.has_parquet("docs"):
-        keys = run_docs_keys(spark, run)
-        cur = cur.join(keys.select("id").distinct(), "id", "left_anti")
-        cur = cur.join(keys.select("url_key").distinct(), "url_key", "left_anti")
+        keys = run_url_keys(spark, run).distinct()
+        cur = cur.join(keys, "url_key", "left_anti")
     read = sorted(
         {u.rstrip("/").rsplit("/", 1)[-1] for u in (run.read_run() or {}).get("inputs", [])}
     )
@@ -385,7 +377,6 @@ def to_hit(row: dict) -> Hit:
         row["warc_filename"],
         int(row["warc_record_offset"]),
         int(row["warc_record_length"]),
-        row.get("id") or "",
     )
 
 

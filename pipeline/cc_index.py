@@ -67,17 +67,18 @@ INDEX_FIELDS = (
     ("warc_record_length", "integer"),
     ("warc_segment", "string"),
 )
-# What expand reads of a capture (a small share of a row's bytes: url_surtkey, url and the
-# WARC location dominate; the host_* parts are never read).
+# What expand reads of a capture: 42% of a row's bytes at the real table's shape (measured
+# by benchmarks/bench_expand_index.py on Common-Crawl-shaped files: 35 of 83 bytes a row).
+# Not read: content_digest (27%: an id is a hash of the URL and it, so a URL already in the
+# run covers its ids) and url_surtkey (9%: its range prunes row groups through the footer's
+# statistics; the rows are then cut by host and path).
 QUERY_COLUMNS = (
-    "url_surtkey",
     "url",
     "url_host_name",
     "url_host_registered_domain",
     "url_path",
     "fetch_time",
     "fetch_status",
-    "content_digest",
     "content_mime_detected",
     "content_languages",
     "warc_filename",
@@ -301,9 +302,10 @@ def query_index_file(parquet_file, flt: IndexFilter, counters: dict) -> list[dic
     """The captures of one index file (a ``pyarrow.parquet.ParquetFile``) that pass ``flt``.
 
     Reads only the row groups :func:`prune_row_groups` keeps and only :data:`QUERY_COLUMNS`;
-    rows are tested in Arrow first (surt ranges, hosts and domains), then exactly. Counts go
-    into ``counters``: row groups total/read, rows scanned, and per reason the captures under a
-    target that were left out (``not_200``, ``not_html``, ``other_lang``).
+    every test runs in Arrow (one hash lookup for the targets' hosts, domains and URLs, then
+    one RE2 pass per host over the rows left), only the captures that pass become dicts.
+    Counts go into ``counters``: row groups total/read, rows scanned, the captures under a
+    target, and per reason those left out (``not_200``, ``not_html``, ``other_lang``).
     """
     import pyarrow.compute as pc
 
@@ -317,52 +319,73 @@ def query_index_file(parquet_file, flt: IndexFilter, counters: dict) -> list[dic
     cols = [c for c in QUERY_COLUMNS if c in names]
     table = parquet_file.read_row_groups(keep, columns=cols, use_threads=False)
     _add(counters, "rows_scanned", table.num_rows)
-    by_host: dict[str, list[Target]] = {}
-    by_domain: dict[str, list[Target]] = {}
-    for t in flt.targets:
-        if t.kind == DOMAIN:
-            by_domain.setdefault(t.value, []).append(t)
-        else:
-            host = t.host if t.kind == PREFIX else (urlsplit(t.value).hostname or "").lower()
-            by_host.setdefault(host, []).append(t)
-    # a vectorised cut to the targets' hosts and domains (hash lookups, linear in the rows
-    # whatever the number of targets), then the exact test on the few rows left
-    mask = pc.is_in(pc.utf8_lower(table.column("url_host_name")), pa_set(by_host))
-    if by_domain and "url_host_registered_domain" in names:
-        mask = pc.or_(mask, pc.is_in(table.column("url_host_registered_domain"), pa_set(by_domain)))
-    table = table.filter(pc.fill_null(mask, False))
-    out = []
-    wanted_mimes = set(flt.mimes)
-    wanted_langs = set(flt.languages)
-    for row in table.to_pylist():
+    table = table.filter(_target_mask(table, flt, cut=True))
+    table = table.filter(_target_mask(table, flt, cut=False))
+    _add(counters, "under_target", table.num_rows)
+    ok = pc.fill_null(pc.equal(table.column("fetch_status"), flt.status), False)
+    _add(counters, "not_200", table.num_rows - pc.sum(ok).as_py() if table.num_rows else 0)
+    table = table.filter(ok)
+    mime = pc.utf8_lower(pc.fill_null(table.column("content_mime_detected"), ""))
+    ok = pc.is_in(mime, pa_set(flt.mimes))
+    _add(counters, "not_html", table.num_rows - (pc.sum(ok).as_py() or 0))
+    table = table.filter(ok)
+    if flt.languages and "content_languages" in table.column_names:
+        langs = table.column("content_languages")
+        ok = pc.is_null(langs)
+        for code in flt.languages:  # ISO 639-3 codes, comma-separated: a substring is a code
+            ok = pc.or_(ok, pc.fill_null(pc.match_substring(langs, code), False))
+        _add(counters, "other_lang", table.num_rows - (pc.sum(ok).as_py() or 0))
+        table = table.filter(ok)
+    out = table.to_pylist()
+    for row in out:
         host = (row.get("url_host_name") or "").lower()
         domain = row.get("url_host_registered_domain") or ""
-        cands = by_host.get(host, []) + by_domain.get(domain, [])
-        hit = next(
-            (
-                t
-                for t in cands
-                if matches(t, host, row.get("url_path") or "", domain, row.get("url") or "")
-            ),
-            None,
+        row["target"] = next(
+            t.value
+            for t in flt.targets
+            if matches(t, host, row.get("url_path") or "", domain, row.get("url") or "")
         )
-        if hit is None:
-            continue
-        _add(counters, "under_target", 1)
-        if row.get("fetch_status") != flt.status:
-            _add(counters, "not_200", 1)
-            continue
-        if (row.get("content_mime_detected") or "").lower() not in wanted_mimes:
-            _add(counters, "not_html", 1)
-            continue
-        langs = row.get("content_languages")
-        if wanted_langs and langs and not wanted_langs & set(langs.split(",")):
-            _add(counters, "other_lang", 1)
-            continue
-        row["target"] = hit.value
-        out.append(row)
     _add(counters, "matched", len(out))
     return out
+
+
+def _target_mask(table, flt: IndexFilter, cut: bool):
+    """Rows under a target. ``cut``: the superset by host, domain and URL alone (hash
+    lookups, linear in the rows whatever the number of targets); else the exact test (a
+    prefix's path is ``/a`` itself or ``/a/...``, as the recall loop's ``is_under``)."""
+    import re
+
+    import pyarrow.compute as pc
+
+    host = pc.utf8_lower(table.column("url_host_name"))
+    by_host: dict[str, list[str]] = {}
+    urls, domains = set(), set()
+    for t in flt.targets:
+        if t.kind == PREFIX:
+            p = re.escape(t.path)
+            by_host.setdefault(t.host, []).append(p if t.path.endswith("/") else p + "(?:/|$)")
+        elif t.kind == URL:
+            urls.add(t.value)
+            by_host.setdefault((urlsplit(t.value).hostname or "").lower(), [])
+        else:
+            domains.add(t.value)
+    masks = []
+    if cut:
+        masks.append(pc.is_in(host, pa_set(by_host)))
+    else:
+        path = table.column("url_path")
+        for h, pats in sorted(by_host.items()):
+            if pats:
+                rx = "^(?:" + "|".join(pats) + ")"
+                masks.append(pc.and_(pc.equal(host, h), pc.match_substring_regex(path, rx)))
+        if urls:
+            masks.append(pc.is_in(table.column("url"), pa_set(urls)))
+    if domains and "url_host_registered_domain" in table.column_names:
+        masks.append(pc.is_in(table.column("url_host_registered_domain"), pa_set(domains)))
+    mask = masks[0] if masks else pc.equal(host, "\0")
+    for m in masks[1:]:
+        mask = pc.or_(mask, m)
+    return pc.fill_null(mask, False)
 
 
 def pa_set(keys) -> Any:

@@ -132,11 +132,10 @@ def describe_query(flt: IndexFilter, crawls: list[str], index_uri: str) -> str:
     shown = conds[:50] + ([f"... {len(conds) - 50} more targets"] if len(conds) > 50 else [])
     where.append("(" + "\n       OR ".join(shown) + ")")
     return (
-        "SELECT url, fetch_time, content_digest, warc_filename, warc_record_offset,\n"
-        "       warc_record_length\n"
+        "SELECT url, fetch_time, warc_filename, warc_record_offset, warc_record_length\n"
         f"FROM parquet('{index_uri}')  -- Hive partitions crawl=/subset=\n"
         "WHERE " + "\n  AND ".join(where) + "\n"
-        "-- then: the newest capture per URL, minus the run's ids, URLs and WARCs"
+        "-- then: the newest capture per URL, minus the run's URLs and WARCs"
     )
 
 
@@ -153,7 +152,6 @@ class Hit:
     warc_filename: str
     offset: int
     length: int
-    id: str = ""
 
 
 @dataclass

@@ -224,4 +224,5 @@ def test_query_prunes_row_groups_and_loses_no_capture(sample_index):
     # the surt ranges let most row groups go unread
     assert counters["row_groups_read"] < counters["row_groups"] / 2
     assert counters["rows_scanned"] < len(rows) / 2
+    assert "url_surtkey" not in got[0] and "content_digest" not in got[0]  # not read
     assert {r["target"] for r in got} == {t.value for t in targets}

@@ -216,8 +216,6 @@ def test_expand_fetches_the_uncollected_pages_under_the_targets(spark, world):
     assert len(docs) == st["kept"] == len(want) - 1
     assert {d["url"] for d in docs} == want - {world["victim"]}
     assert all(d["warc_path"].startswith(f"s3://{BUCKET}/crawl-data/") for d in docs)
-    # the hit's id is the doc's id: URL + payload digest, as extract computes it
-    assert {d["id"] for d in docs} <= {h["id"] for h in hits}
     # old docs read as crawl, new ones as expand, through the Spark reader every stage uses
     src = read_docs(spark, str(run_dir / "docs")).groupBy("source").count().collect()
     counts = {r["source"]: r["count"] for r in src}
