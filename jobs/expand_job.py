@@ -14,8 +14,9 @@ What it does:
      crawl=<each>/subset=warc is listed), its row groups pruned by their url_surtkey min/max
      (the table is sorted by it), HTTP 200 HTML captures under a target kept (and, with
      expand.languages, those in a language of extract.langs);
-  2. hits: the newest capture per URL, minus the URLs and ids already in the run's docs/, the
-     WARCs the run read and the hits of earlier expansions; at most --max-pages
+  2. hits: the newest capture per URL, minus the URLs already in the run's docs/ (a doc id
+     hashes its URL), the WARCs the run read and the hits of earlier expansions; at most
+     --max-pages (a deterministic sample beyond)
      -> expand/iter=N/hits.parquet;
   3. fetch: the hits grouped by WARC file into Spark tasks, each record read by byte range
      (S3 or HTTPS Range requests through the storage layer: retries, throttling and broken
@@ -29,9 +30,9 @@ clean`, `dedup` and `recall` (or `mathmine run --resume`: expand clears their ma
 new pages; recall makes the pages found from iteration N's paths positives of iteration N+1
 (DeepSeekMath's rule) and scores them like every page.
 
---dry-run reads the index (kept, so the real run does not read it again) and prints the
-query, the hits and the ranged reads the fetch would make; it fetches nothing and writes no
-hits or docs.
+--dry-run reads the index (its answer is kept under expand/iter=N/matched/, so the real run
+does not read it again) and prints the query, the hits and the ranged reads the fetch would
+make; it fetches nothing and writes no hits or docs.
 """
 
 from __future__ import annotations
@@ -442,6 +443,15 @@ def merged_stats(run: RunFolder) -> StageStats:
     return merged
 
 
+def check_crawls(crawls: list[str]) -> None:
+    bad = [c for c in crawls if not CRAWL_RE.match(c)]
+    if bad or not crawls:
+        raise UserError(
+            f"--crawl {bad[0] if bad else ''!r}: name a crawl as CC-MAIN-YYYY-WW "
+            "(e.g. CC-MAIN-2024-22; https://index.commoncrawl.org/ lists them)"
+        )
+
+
 def run_expand(
     spark,
     run: RunFolder,
@@ -458,12 +468,7 @@ def run_expand(
     from jobs.progress import say
     from pipeline.expand import count_requests, describe_query, fingerprint, plan_tasks
 
-    bad = [c for c in crawls if not CRAWL_RE.match(c)]
-    if bad or not crawls:
-        raise UserError(
-            f"--crawl {bad[0] if bad else ''!r}: name a crawl as CC-MAIN-YYYY-WW "
-            "(e.g. CC-MAIN-2024-22; https://index.commoncrawl.org/ lists them)"
-        )
+    check_crawls(crawls)
     index = index or config.expand.index
     root = warc_root or config.expand.warc_root or data_root(index)
     root = root if root.endswith("/") else root + "/"
@@ -537,6 +542,10 @@ def record_stats(run: RunFolder, iteration: int, query: dict, added: bool) -> di
     if added:
         for stage in LATER_STAGES:
             run.clear_stage(stage)
+        say(
+            f"[expand] next: mathmine clean, dedup and recall --run {run.location} (or `mathmine "
+            "run ... --resume`): recall makes the new pages positives of the next iteration"
+        )
     say(
         f"[expand] iteration {iteration}: found {query['found']:,} new pages; all expansions: "
         f"fetched {merged.records_read:,}, kept {merged.kept:,}, dropped "
@@ -587,7 +596,6 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
-    from jobs.progress import say
     from jobs.session import get_spark
 
     config = load_config(args.config, args.overrides)
@@ -596,9 +604,11 @@ def main(args) -> int:
         raise UserError(f"{run.location!r} is not a mathmine run folder; pass one with --run")
     if args.max_pages is not None and args.max_pages < 0:
         raise UserError("--max-pages must be >= 0 (0: no limit)")
+    check_crawls(args.crawl)
+    read_targets(run, args.paths, config.io)  # a missing or malformed --paths fails here
     spark = get_spark(config.spark, app_name="mathmine-expand")
     try:
-        stats = run_expand(
+        run_expand(
             spark,
             run,
             config,
@@ -611,9 +621,4 @@ def main(args) -> int:
         )
     finally:
         spark.stop()
-    if stats and not args.dry_run:
-        say(
-            f"[expand] next: mathmine clean/dedup/recall --run {run.location} (or `mathmine "
-            "run ... --resume`): recall makes the new pages positives of the next iteration"
-        )
     return 0
