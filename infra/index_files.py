@@ -21,9 +21,11 @@ from pipeline.cc_index import SUBSET, TABLE_PATH, partition_dir
 from pipeline.config import IOConfig
 from pipeline.errors import UserError
 
-# One request brings the footer of a Common Crawl index file (measured on files written by
-# pyarrow at CC's shape: 20-40 KB of metadata for 8 row groups x 31 columns with statistics).
-FOOTER_READ = 256 << 10
+# One request brings the footer of an index file: pyarrow's own first footer read (64 KiB);
+# a file of Common Crawl's shape has ~5 KB of metadata per row group (31 columns with
+# statistics: 20.5 KB for 4 row groups, benchmarks/bench_expand_index.py), so a footer past
+# it (a file of 12+ row groups) costs one more request.
+FOOTER_READ = 64 << 10
 
 
 def table_root(index_uri: str) -> str:
