@@ -266,14 +266,11 @@ def extract_fetched(
 ) -> Iterator[dict]:
     """Docs of fetched records, extracted exactly as extract does (pipeline.extract
     .process_record), with ``source=expand``; every item is counted kept or dropped."""
-    from pipeline.extract import process_record
+    from pipeline.extract import process_or_drop
 
     for item in items:
         if isinstance(item, RawRecord):
-            try:
-                item = process_record(item, config, source=SOURCE)
-            except Exception as e:  # noqa: BLE001 - one bad page never costs the task
-                item = Dropped(R.BAD_RECORD, item.url, item.warc_offset, f"{type(e).__name__}: {e}")
+            item = process_or_drop(item, config, source=SOURCE)
         if isinstance(item, Dropped):
             stats.drop(item.reason)
         else:

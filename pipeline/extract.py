@@ -95,6 +95,17 @@ def process_record(
     }
 
 
+def process_or_drop(
+    rec: RawRecord, config: Config, timer: StepTimer | None = None, source: str = R.SOURCE_CRAWL
+) -> dict | Dropped:
+    """:func:`process_record`, with any exception a ``bad_record``: one bad record must never
+    cost a WARC (or a fetch task)."""
+    try:
+        return process_record(rec, config, timer, source)
+    except Exception as e:  # noqa: BLE001 - counted with its reason, never raised
+        return Dropped(R.BAD_RECORD, rec.url, rec.warc_offset, f"{type(e).__name__}: {e}")
+
+
 def extract_warc(
     stream: BinaryIO, warc_path: str, config: Config, stats: StageStats
 ) -> Iterator[dict]:
@@ -108,10 +119,7 @@ def extract_warc(
             stats.drop(item.reason)
             continue
         stats.add("html_bytes", len(item.body))
-        try:
-            out = process_record(item, config, timer)
-        except Exception as e:  # one bad record must never cost a WARC
-            out = Dropped(R.BAD_RECORD, item.url, item.warc_offset, f"{type(e).__name__}: {e}")
+        out = process_or_drop(item, config, timer)
         if isinstance(out, Dropped):
             stats.drop(out.reason)
         else:
