@@ -160,8 +160,7 @@ def describe_expand(config: Config, crawls: list[str], paths: str | None, index:
     now (--expand-paths), else where they will come from; ranged reads are counted when the
     step runs (it prints them, and stats.json keeps them)."""
     from infra.storage import is_remote, read_bytes
-    from jobs.expand_job import index_filter
-    from pipeline.expand import describe_query, parse_targets
+    from pipeline.expand import describe_query, index_filter, parse_targets
 
     if not paths or is_remote(paths):
         source = (

@@ -43,10 +43,10 @@ import time
 from dataclasses import dataclass
 
 from jobs.run_folder import RunFolder, write_in_batches
-from pipeline.cc_index import CRAWL_RE, ISO639_3, IndexFilter, Target
+from pipeline.cc_index import CRAWL_RE, IndexFilter, Target
 from pipeline.config import Config, IOConfig, load_config
 from pipeline.errors import UserError
-from pipeline.expand import FetchTask, Hit
+from pipeline.expand import FetchTask, Hit, index_filter
 from pipeline.records import StageStats
 
 STAGE = "expand"
@@ -240,15 +240,6 @@ def read_targets(
     tsv = ("models", f"iter={n}", "url_paths.tsv")
     text = run.read_bytes(*tsv).decode("utf-8", "replace")
     return n, parse_targets(text, "/".join(tsv)), run.uri(*tsv)
-
-
-def index_filter(config: Config, targets: list[Target]) -> IndexFilter:
-    langs: tuple[str, ...] = ()
-    if config.expand.languages and config.extract.langs:
-        mapped = [ISO639_3.get(lang) for lang in config.extract.langs]
-        # a language without a known ISO 639-3 code: no filter, so nothing extract keeps is lost
-        langs = tuple(m for m in mapped if m) if all(mapped) else ()
-    return IndexFilter(tuple(targets), tuple(config.expand.mimes), langs)
 
 
 def scan_index(spark, run: RunFolder, config: Config, flt, files, iteration: int, fp: str) -> dict:

@@ -98,6 +98,19 @@ def parse_targets(text: str, what: str = "paths file") -> list[Target]:
     return sorted(out, key=lambda t: (t.kind, t.value))
 
 
+def index_filter(config: Config, targets: list[Target]) -> IndexFilter:
+    """The filter of an expansion: the targets, ``expand.mimes``, and with
+    ``expand.languages`` the ISO 639-3 codes of ``extract.langs``."""
+    from pipeline.cc_index import ISO639_3
+
+    langs: tuple[str, ...] = ()
+    if config.expand.languages and config.extract.langs:
+        mapped = [ISO639_3.get(lang) for lang in config.extract.langs]
+        # a language without a known ISO 639-3 code: no filter, so nothing extract keeps is lost
+        langs = tuple(m for m in mapped if m) if all(mapped) else ()
+    return IndexFilter(tuple(targets), tuple(config.expand.mimes), langs)
+
+
 def describe_query(flt: IndexFilter, crawls: list[str], index_uri: str) -> str:
     """The query in SQL, as it would run on Athena or DuckDB over the same table: what
     ``--dry-run`` prints (expand runs it itself with pyarrow, see jobs/expand_job.py)."""

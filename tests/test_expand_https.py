@@ -35,11 +35,11 @@ def tree(tmp_path_factory):
 
 def test_index_and_records_over_https_with_faults(tree, tmp_path):
     from infra.index_files import index_files
-    from jobs.expand_job import FetchRunner, IndexTask, hits_schema, index_filter, to_hit
+    from jobs.expand_job import FetchRunner, IndexTask, hits_schema, to_hit
     from jobs.run_folder import RunFolder
     from pipeline.cc_index import PREFIX, Target
     from pipeline.config import load_config
-    from pipeline.expand import plan_tasks
+    from pipeline.expand import index_filter, plan_tasks
 
     root, rows, moved = tree
     plan = FaultPlan(
