@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: sample test test-fast test-lowest bench bench-extract bench-threads bench-dedup bench-clean bench-retention bench-recall bench-run-folder reliability lint venv clean
+.PHONY: sample test test-fast test-lowest bench bench-extract bench-threads bench-dedup bench-clean bench-retention bench-recall bench-run-folder bench-expand reliability lint venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -79,6 +79,9 @@ bench-recall: $(STAMP)
 
 bench-run-folder: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_run_folder
+
+bench-expand: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_expand_index $(BENCH_ARGS)
 
 reliability: $(STAMP)
 	$(BIN)/python -m benchmarks.reliability

@@ -43,6 +43,7 @@ class Corpus(Protocol):
     ) -> tuple[int, int]: ...
     def domain_rows(self, iteration: int) -> dict[str, dict]: ...
     def url_rows(self, iteration: int, domains: list[str]) -> list[tuple[str, str, str, bool]]: ...
+    def count_selected(self, iteration: int, ids: list[str]) -> tuple[int, int]: ...
     def fetch(self, ids: list[str]) -> list[dict]: ...
     def overlap(self, iteration: int, previous: int) -> tuple[int, int]: ...
     def sample_negatives(
@@ -88,6 +89,7 @@ class ListCorpus:
         self.by_id = {d["id"]: d for d in docs}
         self.scores: dict[int, dict[str, float]] = {}
         self.selected: dict[int, set[str]] = {}
+        self.thresholds: dict[int, float] = {}
 
     def count(self) -> int:
         return len(self.docs)
@@ -110,6 +112,7 @@ class ListCorpus:
         self, iteration: int, threshold: float, also: set[str] = frozenset()
     ) -> tuple[int, int]:
         sc = self.scores[iteration]
+        self.thresholds[iteration] = threshold
         sel = {i for i, v in sc.items() if v >= threshold} | (set(also) & set(sc))
         self.selected[iteration] = sel
         return len(sel), sum(_doc_tokens(self.by_id[i]) for i in sel)
@@ -125,6 +128,11 @@ class ListCorpus:
             for d in self.docs
             if (d.get("domain") or "") in want
         ]
+
+    def count_selected(self, iteration: int, ids: list[str]) -> tuple[int, int]:
+        """(selected, scoring at or above the threshold) among ``ids``."""
+        sel, sc, t = self.selected[iteration], self.scores[iteration], self.thresholds[iteration]
+        return sum(i in sel for i in ids), sum(sc.get(i, -1.0) >= t for i in ids)
 
     def fetch(self, ids: list[str]) -> list[dict]:
         return [self.by_id[i] for i in ids if i in self.by_id]
@@ -176,6 +184,7 @@ def run_loop(
     accept_paths: set[str] | None = None,
     log: Callable[[str], None] = lambda s: None,
     on_scored: Callable[[int, str], None] | None = None,
+    expanded: dict[int, list[str]] | None = None,
 ) -> list[dict]:
     """Run the loop; returns one metrics dict per iteration (also written to metrics.json).
 
@@ -183,12 +192,27 @@ def run_loop(
     evaluation per set (classifiers.evaluate.evaluate_heldout). ``cfg`` is a RecallConfig.
     ``on_scored(iteration, model_path)`` lets the engine persist the scores (scores/iter=N/)
     right after scoring. ``accept_paths`` replaces the threshold rule.
+    ``expanded``: {N: ids of the docs `mathmine expand` fetched from iteration N's accepted
+    paths}: like the uncollected pages under those paths they are positives from iteration
+    N + 1 on (DeepSeekMath's rule; N = 0, paths given by hand: from the first), and the loop
+    runs (and does not stop) until they were trained on.
     """
     models_dir = Path(models_dir)
-    n_iter = iterations or cfg.iterations
+    expanded = {n: list(ids) for n, ids in (expanded or {}).items() if ids}
+    all_expanded = sorted({i for ids in expanded.values() for i in ids})
+    expand_set = set(all_expanded)
+    n_iter = iterations or max(cfg.iterations, max(expanded, default=0) + 1)
     rule = PathRule(cfg.path_accept_share, cfg.path_min_pages, getattr(cfg, "path_depth", 2))
     extra_pos: list[dict] = []
     extra_ids: set[str] = set()
+
+    def take_expanded(n: int) -> int:
+        docs = corpus.fetch([i for i in expanded.get(n, ()) if i not in extra_ids])
+        extra_pos.extend(docs)
+        extra_ids.update(d["id"] for d in docs)
+        return len(docs)
+
+    take_expanded(0)
     history: list[dict] = []
     n_docs = corpus.count()
     for it in range(1, n_iter + 1):
@@ -197,6 +221,7 @@ def run_loop(
         # path-derived positives first: a max_positives cap must not cut what the loop learned
         positives = (extra_pos + seeds)[: cfg.max_positives]
         n_path_pos = min(len(extra_pos), len(positives))
+        n_expand_pos = sum(1 for d in positives[:n_path_pos] if d["id"] in expand_set)
         skip_math = getattr(cfg, "negatives_skip_math", True)
         crawl_neg = corpus.sample_negatives(
             cfg.max_negatives, extra_ids, skip_math, it - 1, cfg.seed + it
@@ -224,7 +249,7 @@ def run_loop(
         else:
             threshold = cfg.threshold
         # pages under accepted paths are math by review/rule: selected whatever their score
-        forced = extra_ids if getattr(cfg, "select_path_pages", True) else set()
+        forced = set(extra_ids) if getattr(cfg, "select_path_pages", True) else set()
         pages, tokens = corpus.select(it, threshold, forced)
 
         ho_scores = MathScorer(model_path, cfg.max_words).score_many(heldout) if heldout else []
@@ -246,6 +271,7 @@ def run_loop(
         new_pos = corpus.fetch(new_ids)
         extra_pos.extend(new_pos)
         extra_ids.update(d["id"] for d in new_pos)
+        new_expand_pos = take_expanded(it)
 
         if it > 1:
             new_pages, common = corpus.overlap(it, it - 1)
@@ -269,10 +295,12 @@ def run_loop(
             "paths_proposed": len(paths),
             "paths_accepted": minimal_prefixes(accepted),
             "new_positives": len(new_pos),
+            "new_expand_positives": new_expand_pos,
             "train": {
                 "positives": len(positives),
                 "seed_positives": len(positives) - n_path_pos,
                 "path_positives": n_path_pos,
+                "expand_positives": n_expand_pos,
                 "negatives": len(negatives),
                 "crawl_negatives": len(crawl_neg),
                 "bundled_negatives": len(negatives) - len(crawl_neg),
@@ -281,6 +309,15 @@ def run_loop(
             "score_seconds": round(score_s, 2),
             "model": str(model_path),
         }
+        if all_expanded:
+            # the pages expand fetched: how many this iteration selects, and how many its
+            # classifier alone scores at or above the threshold (without the path rule)
+            sel, above = corpus.count_selected(it, all_expanded)
+            metrics["expand"] = {
+                "pages": len(all_expanded),
+                "selected": sel,
+                "above_threshold": above,
+            }
         if history and ho and history[-1]["heldout"]:
             # the issue asks that recall not fall between iterations; make a fall visible
             prev = history[-1]["heldout"]
@@ -301,7 +338,8 @@ def run_loop(
             f"{figures or 'no held-out set'}; {len(doms)} math domains, {len(accepted)} paths "
             f"accepted, {len(new_pos)} new positives; new pages {frac:.1%}"
         )
-        if it > 1 and frac < cfg.stop_new_fraction:
+        pending = any(n >= it for n in expanded)  # expanded pages not trained on yet
+        if it > 1 and frac < cfg.stop_new_fraction and not pending:
             log(f"[recall] stopping: new pages {frac:.1%} < {cfg.stop_new_fraction:.1%}")
             break
     return history

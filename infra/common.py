@@ -19,6 +19,20 @@ from pipeline.errors import UserError
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # The stages `mathmine run` runs, in order; one cluster step / job each.
 STAGES = ("extract", "clean", "dedup", "recall", "export")
+# With `submit --expand CRAWL`: after the recall loop, `mathmine expand` fetches the pages under
+# its accepted paths; clean, dedup and recall run again over docs/ (the next iteration trains
+# on the new pages), then export.
+EXPAND_STAGES = (
+    "extract",
+    "clean",
+    "dedup",
+    "recall",
+    "expand",
+    "clean",
+    "dedup",
+    "recall",
+    "export",
+)
 # Environment variables whose values must never appear in anything we print.
 SECRET_ENV = (
     "AWS_ACCESS_KEY_ID",
@@ -91,6 +105,7 @@ def stage_argv(
     config_uri: str,
     limit: int | None = None,
     sample_fraction: float | None = None,
+    expand_args: list[str] | tuple[str, ...] = (),
 ) -> list[str]:
     """The ``mathmine`` arguments of one stage on the cluster."""
     argv = [stage]
@@ -100,8 +115,75 @@ def stage_argv(
             argv += ["--limit", str(limit)]
         if sample_fraction is not None:
             argv += ["--sample-fraction", str(sample_fraction)]
+    if stage == "expand":
+        argv += list(expand_args)
     argv += ["--out" if stage == "run" else run_flag(stage), out, "--config", config_uri]
     return argv
+
+
+def planned_stages(
+    serverless: bool, expand: list[str] | None, inputs, out, config_uri, limit, sample_fraction,
+    expand_args=(),
+) -> list[tuple[str, list[str]]]:  # fmt: skip
+    """(label, mathmine argv) of every step/job; a stage that runs twice (after expand) is
+    labelled ``<stage>-2`` so step names and job ids stay unique."""
+    if serverless and expand:
+        raise UserError(
+            "--expand needs a cluster (its steps run clean, dedup and recall again); drop "
+            "--serverless, or submit `mathmine expand` and the later stages yourself"
+        )
+    stages = ("run",) if serverless else EXPAND_STAGES if expand else STAGES
+    seen: dict[str, int] = {}
+    out_: list[tuple[str, list[str]]] = []
+    for s in stages:
+        seen[s] = seen.get(s, 0) + 1
+        label = s if seen[s] == 1 else f"{s}-{seen[s]}"
+        argv = stage_argv(s, inputs, out, config_uri, limit, sample_fraction, expand_args)
+        out_.append((label, argv))
+    return out_
+
+
+def expand_argv(crawls: list[str] | None, paths: str | None, index: str | None = None) -> list[str]:
+    """The arguments of the expand step: its crawls, and --paths / --index when given."""
+    argv: list[str] = []
+    for c in crawls or ():
+        argv += ["--crawl", c]
+    if paths:
+        argv += ["--paths", paths]
+    if index:
+        argv += ["--index", index]
+    return argv
+
+
+def describe_expand(config: Config, crawls: list[str], paths: str | None, index: str) -> str:
+    """What ``--dry-run`` says of the expand step: its index query when the paths are known
+    now (--expand-paths), else where they will come from; ranged reads are counted when the
+    step runs (it prints them, and stats.json keeps them)."""
+    from infra.storage import is_remote, read_bytes
+    from pipeline.expand import describe_query, index_filter, parse_targets
+
+    if not paths or is_remote(paths):
+        source = (
+            f"--expand-paths {paths} (read on the cluster)"
+            if paths
+            else (
+                "the accepted paths of the run's last recall iteration (models/iter=N/url_paths.tsv)"
+            )
+        )
+        return (
+            f"-- expand: {source}, looked up in {', '.join(crawls)} of {index}; the step prints "
+            "its query and counts its ranged reads (stats.json: expand.requests)"
+        )
+
+    try:
+        text = read_bytes(paths, config.io).decode("utf-8", "replace")
+    except OSError as e:
+        raise UserError(f"--expand-paths {paths!r} cannot be read ({e})") from None
+    flt = index_filter(config, parse_targets(text, f"--expand-paths {paths}"))
+    return describe_query(flt, crawls, index) + (
+        "\n-- ranged reads: one per hit (closer records share one: expand.merge_gap_bytes), "
+        "counted when the step runs; `mathmine expand --dry-run` counts them ahead"
+    )
 
 
 def cluster_config_yaml(config: Config, master: str) -> str:

@@ -45,6 +45,8 @@ class DataprocOptions:
     # the run folder the stages read and write, if not --out itself (the default: the run
     # folder lives on the object store, jobs/run_folder.py); e.g. a path every node shares
     run_dir: str | None = None
+    expand: list[str] | None = None  # crawls: add `mathmine expand` and the stages after it
+    expand_paths: str | None = None  # what expand looks for, if not the accepted paths
     stamp: str = field(default_factory=common.stamp)
 
 
@@ -94,23 +96,25 @@ class DataprocSubmitter:
             for u in self.opts.inputs
         ]
 
+    def expand_index(self) -> str | None:
+        """Common Crawl's index over https (no AWS credentials here), like the inputs."""
+        index = self.config.expand.index
+        if index.startswith(COMMONCRAWL_S3):
+            return self.config.io.https_prefix.rstrip("/") + "/" + index[len(COMMONCRAWL_S3) :]
+        return None
+
     def stage_argvs(self) -> list[tuple[str, list[str]]]:
         o = self.opts
-        stages = ("run",) if o.serverless else common.STAGES
-        return [
-            (
-                s,
-                common.stage_argv(
-                    s,
-                    self.inputs(),
-                    o.run_dir or self.out,
-                    self.uri("config"),
-                    o.limit,
-                    o.sample_fraction,
-                ),
-            )
-            for s in stages
-        ]
+        return common.planned_stages(
+            o.serverless,
+            o.expand,
+            self.inputs(),
+            o.run_dir or self.out,
+            self.uri("config"),
+            o.limit,
+            o.sample_fraction,
+            common.expand_argv(o.expand, o.expand_paths, self.expand_index()),
+        )
 
     # --- messages --------------------------------------------------------------------------
     def create_cluster_request(self):

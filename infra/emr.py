@@ -49,6 +49,8 @@ class EmrOptions:
     # the run folder the stages read and write, if not --out itself (the default: the run
     # folder lives on the object store, jobs/run_folder.py); e.g. a path every node shares
     run_dir: str | None = None
+    expand: list[str] | None = None  # crawls: add `mathmine expand` and the stages after it
+    expand_paths: str | None = None  # what expand looks for, if not the accepted paths
     stamp: str = field(default_factory=common.stamp)
 
 
@@ -133,21 +135,20 @@ class EmrSubmitter:
     # --- spark-submit ----------------------------------------------------------------------
     def stage_argvs(self) -> list[tuple[str, list[str]]]:
         o = self.opts
-        stages = ("run",) if o.serverless else common.STAGES
-        return [
-            (
-                s,
-                common.stage_argv(
-                    s,
-                    o.inputs,
-                    o.run_dir or self.out,
-                    self.uri("config"),
-                    o.limit,
-                    o.sample_fraction,
-                ),
-            )
-            for s in stages
-        ]
+        return common.planned_stages(
+            o.serverless,
+            o.expand,
+            o.inputs,
+            o.run_dir or self.out,
+            self.uri("config"),
+            o.limit,
+            o.sample_fraction,
+            common.expand_argv(o.expand, o.expand_paths, self.expand_index()),
+        )
+
+    def expand_index(self) -> str | None:
+        """The index the expand step reads: the config's (s3://commoncrawl/ by default)."""
+        return None
 
     def spark_submit_args(self, argv: list[str]) -> list[str]:
         conf = {

@@ -713,10 +713,8 @@ def read_range(
     if length <= 0:
         return b""
     if scheme == "s3":
-        client = s3_client(io_cfg, bucket)
         rng = f"bytes={offset}-{offset + length - 1}"
-        resp = _s3_call(lambda: client.get_object(Bucket=bucket, Key=key, Range=rng), uri, counters)
-        return resp["Body"].read()
+        return _s3_range(uri, rng, io_cfg, counters)[0]
     if scheme in ("http", "https"):
         req = urllib.request.Request(
             uri, headers={"Range": f"bytes={offset}-{offset + length - 1}"}
@@ -736,6 +734,63 @@ def read_range(
     with open(local_path(uri), "rb") as f:
         f.seek(offset)
         return f.read(length)
+
+
+def _s3_range(uri: str, rng: str, io_cfg: IOConfig, counters: dict | None) -> tuple[bytes, Any]:
+    """One ranged GET (``Range: <rng>``) and its whole body, and the response. A body that
+    breaks in transfer (reset, cut short: botocore checks Content-Length) is asked for again,
+    counted as ``io_resumes``, up to ``io.s3_max_attempts`` times in a row."""
+    _, bucket, key = split_uri(uri)
+    client = s3_client(io_cfg, bucket)
+    errors = _stream_errors()
+    streak = 0
+    while True:
+        resp = _s3_call(lambda: client.get_object(Bucket=bucket, Key=key, Range=rng), uri, counters)
+        try:
+            return resp["Body"].read(), resp
+        except errors:
+            streak += 1
+            _count(counters, "io_resumes")
+            if streak > io_cfg.s3_max_attempts:
+                raise
+            time.sleep(backoff_delay(streak - 1, base=0.1, cap=5.0))
+
+
+def read_tail(
+    uri: str, length: int, io_cfg: IOConfig | None = None, counters: dict | None = None
+) -> tuple[bytes, int]:
+    """The last ``length`` bytes of ``uri`` and the file's size, in one request (a suffix
+    range) where the scheme allows: what a Parquet reader needs first (the footer)."""
+    io_cfg = io_cfg or IOConfig()
+    scheme, bucket, key = split_uri(uri)
+    if scheme == "s3":
+        data, resp = _s3_range(uri, f"bytes=-{length}", io_cfg, counters)
+        total = str(resp.get("ContentRange", "")).rsplit("/", 1)[-1]
+        return data, int(total) if total.isdigit() else len(data)
+    if scheme in ("http", "https"):
+        req = urllib.request.Request(uri, headers={"Range": f"bytes=-{length}"})
+
+        def fetch() -> tuple[bytes, int]:
+            with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT_S) as resp:  # noqa: S310
+                data = resp.read()
+                if resp.status != 206:  # the server sent the whole file
+                    return data[-length:], len(data)
+                total = resp.headers.get("Content-Range", "").rsplit("/", 1)[-1]
+                return data[-length:], int(total) if total.isdigit() else len(data)
+
+        classify = functools.partial(_classify_http_error, uri)
+        return retry_call(fetch, classify, counters, rounds=io_cfg.s3_max_attempts, base_s=0.2)
+    if scheme == "gs":
+        blob = gcs_client().bucket(bucket).get_blob(key)
+        if blob is None:
+            raise FileNotFoundError(f"{uri}: no such object")
+        size = int(blob.size or 0)
+        start = max(0, size - length)
+        return read_range(uri, start, size - start, io_cfg, counters), size
+    path = local_path(uri)
+    size = os.path.getsize(path)
+    start = max(0, size - length)
+    return read_range(uri, start, size - start, io_cfg, counters), size
 
 
 def _listing_lines(data: bytes, uri: str) -> list[str]:

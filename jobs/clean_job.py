@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 
+from jobs.docs_table import read_docs
 from jobs.run_folder import RunFolder
 from pipeline.config import CleanConfig, Config
 from pipeline.records import StageStats
@@ -223,7 +224,7 @@ def run_clean(spark, run: RunFolder, config: Config) -> dict:
 
     t0 = time.perf_counter()
     run.require("docs")
-    docs = spark.read.parquet(run.uri("docs"))
+    docs = read_docs(spark, run.uri("docs"))
     doc_cols = list(docs.columns)
     run.delete(BOILERPLATE)  # a run without boilerplate lines must not export a stale table
 

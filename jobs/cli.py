@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "clean": ("jobs.clean_job", "math-safe quality rules over a run folder's docs"),
     "dedup": ("jobs.dedup_job", "exact URL/text dedup and MinHash-LSH near-dup clustering"),
     "recall": ("jobs.recall_job", "the DeepSeekMath recall loop: train, score, select, expand"),
+    "expand": ("jobs.expand_job", "fetch the pages under accepted paths via Common Crawl's index"),
     "score": ("jobs.score_job", "score docs with a trained fastText math classifier"),
     "export": ("jobs.export_job", "decontaminate, count tokens, write zstd Parquet shards"),
     "html2text": ("jobs.html2text_cmd", "show what the extractor makes of HTML files (JSON lines)"),

@@ -25,6 +25,7 @@ import json
 import time
 from pathlib import Path
 
+from jobs.docs_table import read_docs
 from jobs.run_folder import RunFolder
 from pipeline.config import Config, DedupConfig
 from pipeline.errors import UserError
@@ -491,7 +492,7 @@ def run_dedup(spark, run: RunFolder, config: Config) -> dict:
     """The dedup stage of a run folder: clean/ (or docs/) -> dedup/ + dedup_report.json."""
     src = "clean" if run.exists("clean") else "docs"
     run.require(src)
-    docs = spark.read.parquet(run.uri(src))
+    docs = read_docs(spark, run.uri(src))
     report = write_dedup(spark, docs, config.dedup, run)
     report["input"] = src
     run.write_json("dedup_report.json", report)

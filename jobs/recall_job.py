@@ -15,7 +15,7 @@ import uuid
 from classifiers.features import SCAN_FACTOR
 from jobs.run_folder import RunFolder
 from pipeline.config import Config, load_config
-from pipeline.records import StageStats
+from pipeline.records import SOURCE_EXPAND, StageStats
 
 STAGE = "recall"
 SCORE_BATCH = 512
@@ -60,9 +60,11 @@ def load_recall_docs(spark, run: RunFolder):
     """The docs the loop scores: clean/ (else docs/), dedup keep only, with the columns it needs."""
     from pyspark.sql import functions as F
 
+    from jobs.docs_table import read_docs
+
     src = "clean" if run.has_parquet("clean") else "docs"
     run.require(src)
-    df = spark.read.parquet(run.uri(src))
+    df = read_docs(spark, run.uri(src))
     if run.has_parquet("dedup"):
         keep = spark.read.parquet(run.uri("dedup")).filter(F.col("keep")).select("id")
         df = df.join(keep, "id", "left_semi")
@@ -86,7 +88,39 @@ def load_recall_docs(spark, run: RunFolder):
         F.coalesce(formulas, F.lit(0)).alias("formulas"),
         F.coalesce(markup, F.array().cast("array<string>")).alias("math_markup"),
         F.coalesce(words, F.lit(0)).alias("tokens"),
+        "source",
     )
+
+
+def expanded_ids(spark, run: RunFolder, docs) -> dict[int, list[str]]:
+    """{N: ids of the docs ``mathmine expand`` fetched from iteration N's accepted paths}
+    (expand/iter=N/hits.parquet), those of them the loop's docs still hold."""
+    from pyspark.sql import functions as F
+
+    frames = [
+        spark.read.parquet(run.uri("expand", it, "hits.parquet"))
+        .select("url")
+        .withColumn("iteration", F.lit(int(it.split("=", 1)[1])))
+        for it in run.listdir("expand")
+        if it.startswith("iter=") and run.exists("expand", it, "hits.parquet")
+    ]
+    if not frames:
+        return {}
+    hits = frames[0]
+    for f in frames[1:]:
+        hits = hits.unionByName(f)
+    rows = (
+        docs.where(F.col("source") == SOURCE_EXPAND)
+        .select("id", "url")
+        .join(hits, "url")
+        .groupBy("id")
+        .agg(F.min("iteration").alias("iteration"))
+        .collect()
+    )
+    out: dict[int, list[str]] = {}
+    for r in rows:
+        out.setdefault(int(r["iteration"]), []).append(r["id"])
+    return {n: sorted(ids) for n, ids in sorted(out.items())}
 
 
 class SparkCorpus:
@@ -193,6 +227,20 @@ class SparkCorpus:
             for r in rows
         }
 
+    def count_selected(self, iteration: int, ids: list[str]) -> tuple[int, int]:
+        from pyspark.sql import functions as F
+
+        if not ids:
+            return 0, 0
+        above = (F.col("score") >= F.lit(self.thresholds[iteration])).cast("int")
+        r = (
+            self._selected(iteration)
+            .join(self._ids_df(ids), "id", "left_semi")
+            .agg(F.sum(F.col("selected").cast("int")).alias("sel"), F.sum(above).alias("hi"))
+            .collect()[0]
+        )
+        return int(r["sel"] or 0), int(r["hi"] or 0)
+
     def url_rows(self, iteration: int, domains: list[str]):
         from pyspark.sql import functions as F
 
@@ -293,6 +341,7 @@ def run_recall(
     run.delete("selected")
 
     corpus = SparkCorpus(spark, run, load_recall_docs(spark, run), cfg.max_words)
+    expanded = expanded_ids(spark, run, corpus.docs)
     # fastText reads and writes files by path: the loop writes models/ into a driver-local
     # folder (the run folder itself when local), copied to an object-store run folder after
     with run.scratch("models") as models_dir:
@@ -307,6 +356,7 @@ def run_recall(
                 iterations=iterations,
                 accept_paths=accepted,
                 log=say,
+                expanded=expanded,
             )
             last = history[-1]
             n_selected = corpus.write_selected(last["iteration"])

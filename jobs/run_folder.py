@@ -32,8 +32,9 @@ STAGES = ("extract", "clean", "dedup", "recall", "export")
 
 def run_id_for(inputs: list[str], config: Config) -> str:
     """What decides a run's output: its inputs and the data-shaping config sections (not
-    where it runs: ``spark`` and ``io`` may change between a crash and its resume)."""
-    shaping = {k: v for k, v in config.to_dict().items() if k not in ("spark", "io")}
+    where it runs: ``spark`` and ``io`` may change between a crash and its resume; nor
+    ``expand``, which `mathmine expand` applies to an existing run folder)."""
+    shaping = {k: v for k, v in config.to_dict().items() if k not in ("spark", "io", "expand")}
     h = hashlib.sha256()
     h.update(json.dumps(sorted(inputs)).encode())
     h.update(json.dumps(shaping, sort_keys=True, default=str).encode())

@@ -60,6 +60,19 @@ def add_arguments(p) -> None:
             "--kms-key", metavar="KEY", help="encrypt staged artifacts with this KMS key"
         )
         c.add_argument(
+            "--expand",
+            action="append",
+            metavar="CC-MAIN-YYYY-WW",
+            help="after the recall loop, fetch the pages under its accepted paths from this "
+            "crawl's index (repeatable), then clean, dedup and recall again (mathmine expand)",
+        )
+        c.add_argument(
+            "--expand-paths",
+            metavar="URI",
+            help="what --expand looks for instead of the accepted paths: a url_paths.tsv or a "
+            "list of host/path prefixes, URLs or domains (s3:// or gs://: the cluster reads it)",
+        )
+        c.add_argument(
             "--run-dir",
             metavar="PATH",
             help="run folder on the cluster if not --out (default: --out itself, s3:// or gs://; "
@@ -120,6 +133,19 @@ def _submit(args, config, work: str) -> int:
     master = "" if args.serverless else "yarn"
     extras = ("cloud",) if args.cloud == "dataproc" else ()
     artifacts = build_artifacts(work, common.cluster_config_yaml(config, master), extras)
+    paths = args.expand_paths
+    if paths and "://" not in paths:
+        # a local paths file travels with the job, staged like the config
+        import shutil
+        from pathlib import Path
+
+        from pipeline.errors import UserError
+
+        if not Path(paths).is_file():
+            raise UserError(f"--expand-paths {paths!r} does not exist; pass a file or a URI")
+        staged = Path(work) / "expand_paths.txt"
+        shutil.copyfile(paths, staged)
+        artifacts.extra["expand_paths"] = staged
 
     # progress goes to stderr, so stdout is only the JSON (requests, or the result)
     def say(m: str) -> None:
@@ -146,6 +172,7 @@ def _submit(args, config, work: str) -> int:
             poll_s=args.poll,
             timeout_s=args.timeout,
             run_dir=args.run_dir,
+            expand=args.expand,
         )
         submitter = EmrSubmitter(config, opts, artifacts, say=say)
     else:
@@ -167,10 +194,16 @@ def _submit(args, config, work: str) -> int:
             wait=args.wait,
             poll_s=args.poll,
             run_dir=args.run_dir,
+            expand=args.expand,
         )
         submitter = DataprocSubmitter(config, opts, artifacts, say=say)
+    if paths:
+        opts.expand_paths = submitter.uri("expand_paths") if "://" not in paths else paths
     if args.dry_run:
         print(common.dumps_requests(submitter.requests()))
+        if args.expand:
+            index = submitter.expand_index() or config.expand.index
+            say(common.describe_expand(config, args.expand, args.expand_paths, index))
         return 0
     result = submitter.submit()
     print(json.dumps(common.scrub(result), indent=2, default=str))

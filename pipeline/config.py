@@ -167,6 +167,18 @@ class ExportConfig:
 
 
 @dataclass(frozen=True)
+class ExpandConfig:
+    # Common Crawl's columnar URL index (its table root); https://data.commoncrawl.org/... too
+    index: str = "s3://commoncrawl/cc-index/table/cc-main/warc/"
+    warc_root: str = ""  # where warc_filename is relative to; "" = the index's own root
+    max_pages: int = 1_000_000  # hits per expansion; the driver holds them (~0.5 KB each)
+    mimes: tuple[str, ...] = ("text/html", "application/xhtml+xml")  # content_mime_detected
+    languages: bool = True  # keep captures whose content_languages meet extract.langs
+    merge_gap_bytes: int = 65_536  # records this close in one WARC share one ranged read
+    records_per_task: int = 500  # hits per Spark fetch task (one docs part file each)
+
+
+@dataclass(frozen=True)
 class SparkConfig:
     master: str = "local[*,4]"  # up to 4 attempts per task: a killed worker is retried
     app_name: str = "mathmine"
@@ -197,6 +209,7 @@ class Config:
     dedup: DedupConfig = field(default_factory=DedupConfig)
     recall: RecallConfig = field(default_factory=RecallConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    expand: ExpandConfig = field(default_factory=ExpandConfig)
     spark: SparkConfig = field(default_factory=SparkConfig)
     io: IOConfig = field(default_factory=IOConfig)
 

@@ -34,9 +34,10 @@ class StepTimer:
 
 
 def process_record(
-    rec: RawRecord, config: Config, timer: StepTimer | None = None
+    rec: RawRecord, config: Config, timer: StepTimer | None = None, source: str = R.SOURCE_CRAWL
 ) -> dict | Dropped:
-    """One HTML response record -> a doc dict with the DOC_COLUMNS, or a Dropped."""
+    """One HTML response record -> a doc dict with the DOC_COLUMNS, or a Dropped.
+    ``source``: where the record came from (a WARC the run read, or ``mathmine expand``)."""
     from pipeline.charset import decode_html
     from pipeline.html_text import Extraction, extract_text
     from pipeline.langid import detect_language
@@ -96,7 +97,19 @@ def process_record(
         "word_count": word_count,
         "minhash": [int(x) for x in sig],
         "minhash_key": sig_key,  # what the signature was made from: dedup checks it
+        "source": source,
     }
+
+
+def process_or_drop(
+    rec: RawRecord, config: Config, timer: StepTimer | None = None, source: str = R.SOURCE_CRAWL
+) -> dict | Dropped:
+    """:func:`process_record`, with any exception a ``bad_record``: one bad record must never
+    cost a WARC (or a fetch task)."""
+    try:
+        return process_record(rec, config, timer, source)
+    except Exception as e:  # noqa: BLE001 - counted with its reason, never raised
+        return Dropped(R.BAD_RECORD, rec.url, rec.warc_offset, f"{type(e).__name__}: {e}")
 
 
 def extract_warc(
@@ -114,10 +127,7 @@ def extract_warc(
             continue
         stats.add("html_bytes", len(item.body))
         stats.add("html_pages", 1)  # HTML responses: the records the rate in pages/s counts
-        try:
-            out = process_record(item, config, timer)
-        except Exception as e:  # one bad record must never cost a WARC
-            out = Dropped(R.BAD_RECORD, item.url, item.warc_offset, f"{type(e).__name__}: {e}")
+        out = process_or_drop(item, config, timer)
         if isinstance(out, Dropped):
             stats.drop(out.reason)
             count_extract_drop(stats, out)

@@ -27,6 +27,12 @@ QUALITY = "quality"
 HTTP_STATUS = "http_status"
 UNREADABLE_FILE = "unreadable_file"
 
+# Where a doc came from (docs/ column ``source``): a WARC the run read, or a record fetched by
+# ``mathmine expand`` from a path the recall loop accepted. docs/ written before the column
+# existed read as SOURCE_CRAWL.
+SOURCE_CRAWL = "crawl"
+SOURCE_EXPAND = "expand"
+
 
 @dataclass
 class RawRecord:
@@ -141,6 +147,7 @@ DOC_COLUMNS = (
     "word_count",
     "minhash",  # list<uint32>, num_perm values
     "minhash_key",  # int64: text + parameters of the signature (minhash.signature_keys)
+    "source",  # SOURCE_CRAWL or SOURCE_EXPAND
 )
 
 
@@ -168,5 +175,6 @@ def docs_schema():
             ("word_count", pa.int32()),
             ("minhash", pa.list_(pa.uint32())),
             ("minhash_key", pa.int64()),
+            ("source", pa.string()),
         ]
     )

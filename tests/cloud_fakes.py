@@ -223,7 +223,9 @@ def file_server(root: Path, plan: FaultPlan | None = None, honour_range: bool = 
             rng = dict((k.lower(), v) for k, v in headers).get("range", "")
             status, body, extra = "200 OK", data, ""
             if rng and honour_range:
-                start = int(rng.split("=", 1)[1].split("-", 1)[0])
+                first, _, last = rng.split("=", 1)[1].partition("-")
+                # "bytes=-N" is the last N bytes (a suffix range, what a Parquet footer read asks)
+                start = int(first) if first else max(0, len(data) - int(last))
                 if start >= len(data):
                     self.wfile.write(
                         b"HTTP/1.1 416 Range Not Satisfiable\r\nContent-Length: 0\r\n\r\n"

@@ -18,6 +18,8 @@ from pipeline.errors import UserError
 WILDCARD_ALLOW_LIST = {
     # Common Crawl WARCs: read-only, one fixed public prefix; object keys are not known upfront.
     ("Allow", "s3:GetObject", "arn:aws:s3:::commoncrawl/crawl-data/*"),
+    # Common Crawl's columnar URL index (mathmine expand): read-only, one fixed public prefix.
+    ("Allow", "s3:GetObject", "arn:aws:s3:::commoncrawl/cc-index/table/cc-main/warc/*"),
     # The run's own output prefix: every object the run writes lives under it.
     *{
         ("Allow", a, "arn:aws:s3:::${OUTPUT_BUCKET}/${OUTPUT_PREFIX}/*")
