@@ -307,3 +307,22 @@ def test_careful_keeps_every_formula_on_the_sample_math_pages():
             assert found == total, (rec.url, found, total)
             seen += 1
     assert seen >= 50
+
+
+def test_formula_alignment_above_the_difflib_size_pairs_in_order():
+    """Past _DIFFLIB_MAX_PAIRS the careful/fast formula alignment is a windowed greedy match
+    (difflib is quadratic on pages of many equal formulas): it must still find exactly the lost
+    copies, and agree with difflib where both apply."""
+    from pipeline.html_text import _DIFFLIB_MAX_PAIRS, _aligned
+
+    n = int(_DIFFLIB_MAX_PAIRS**0.5) + 10
+    want = ["x"] * n + ["y", "z"] + ["x"] * 5
+    have = ["x"] * (n - 1) + ["z"] + ["x"] * 5  # one x and the y lost
+    got = _aligned(want, have)
+    assert len(want) * len(have) > _DIFFLIB_MAX_PAIRS
+    assert got.count(False) == 2 and got[n] is False  # y
+    small_want, small_have = want[-40:], have[-40:]
+    assert _aligned(small_want, small_have).count(False) == 1  # difflib: the y
+    # differences everywhere: the greedy match still pairs all but one of a swapped sequence
+    swapped = _aligned(["a", "b"] * n, ["b", "a"] * n)
+    assert swapped.count(True) == 2 * n - 1
