@@ -221,3 +221,12 @@ def test_ledger_accounts_for_every_formula_and_shards_say_their_text_source(samp
     assert "math-retention ledger" in r.stdout
     for stage in stages:
         assert f"  {stage}" in r.stdout
+
+
+def test_notebook_plots_the_sample_runs_ledger(sample_run, monkeypatch):
+    """The sample run went through export: the notebook's last cell plots its ledger."""
+    from tests.test_notebook import execute_notebook, ledger_plot_shown
+
+    out, _ = sample_run
+    assert "ledger" in json.loads((out / "stats.json").read_text())
+    assert ledger_plot_shown(execute_notebook(out, monkeypatch))
