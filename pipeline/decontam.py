@@ -36,7 +36,7 @@ _PUNCT = re.compile(r"[\W_]+", re.UNICODE)
 # GSM8K answers carry calculator annotations (``<<16-3-4=9>>``) that no web copy has.
 _CALC_ANNOTATION = re.compile(r"<<[^<>]{0,200}>>")
 
-DEFAULT_TEXT_FIELDS = ("question", "answer", "problem", "solution", "text")
+DEFAULT_TEXT_FIELDS = ExportConfig.benchmark_fields
 
 
 @dataclass(frozen=True)

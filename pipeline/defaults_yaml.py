@@ -41,6 +41,8 @@ def value_text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         text = repr(value)
+        if isinstance(value, float) and "e" in text and "." not in text:
+            text = text.replace("e", ".0e")  # YAML 1.1 (PyYAML) reads 1e-05 as a string
         if yaml.safe_load(text) != value or type(yaml.safe_load(text)) is not type(value):
             raise ValueError(f"{value!r} does not read back from YAML as itself")
         return text
