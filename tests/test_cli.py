@@ -102,3 +102,31 @@ def test_no_command_prints_help():
     r = mathmine()
     assert r.returncode == 2
     assert "COMMAND" in r.stdout
+
+
+def test_out_of_range_config_value(tmp_path):
+    """A value outside what the schema accepts: one line naming the key, the range and the
+    value, exit 2, before any work."""
+    warc = tmp_path / "x.warc.gz"
+    warc.write_bytes(gzip.compress(b""))
+    r = mathmine(
+        "extract",
+        "--input",
+        str(warc),
+        "--out",
+        str(tmp_path / "o"),
+        "--set",
+        "dedup.threshold=1.5",
+    )
+    assert_one_line_error(r, "'dedup.threshold'", "must be in (0, 1)", "got 1.5")
+    assert not (tmp_path / "o").exists()
+
+
+def test_config_file_with_a_renamed_key(tmp_path):
+    """An older config file is refused with the key's new name, not run with the default."""
+    cfg = tmp_path / "old.yaml"
+    cfg.write_text("extract:\n  fast_threads: false\n")
+    warc = tmp_path / "x.warc.gz"
+    warc.write_bytes(gzip.compress(b""))
+    r = mathmine("run", "--input", str(warc), "--out", str(tmp_path / "o"), "--config", str(cfg))
+    assert_one_line_error(r, "'extract.fast_threads'", "renamed extract.fast_forum_threads")
