@@ -78,8 +78,8 @@ def setting(
 ) -> Any:
     """A config field: its default, the reason for it (``why``, the comment in defaults.yaml)
     and the values it accepts (checked by :func:`load_config`)."""
-    meta = {"why": why, "range": Range(range) if range else None, "choices": choices}
-    meta["max_items"] = max_items
+    rng = Range(range) if range else None
+    meta = {"why": why, "range": rng, "choices": choices, "max_items": max_items}
     if isinstance(default, dict):
         return field(default_factory=lambda: dict(default), metadata=meta)
     return field(default=default, metadata=meta)
