@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: sample test test-fast test-lowest bench bench-extract bench-threads bench-dedup bench-clean bench-retention bench-recall bench-run-folder bench-expand reliability lint venv clean
+.PHONY: sample test test-fast test-lowest bench bench-extract bench-threads bench-dedup bench-clean bench-retention bench-recall bench-run-folder bench-expand reliability lint venv clean defaults-yaml
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -85,6 +85,10 @@ bench-expand: $(STAMP)
 
 reliability: $(STAMP)
 	$(BIN)/python -m benchmarks.reliability
+
+# pipeline/defaults.yaml is rendered from the schema in pipeline/config.py (tests fail when stale)
+defaults-yaml: $(STAMP)
+	$(BIN)/python -m pipeline.defaults_yaml --write
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

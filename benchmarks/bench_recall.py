@@ -76,6 +76,7 @@ def main(argv=None) -> int:
                 load_bundled_seeds(), load_bundled_negatives(), config.recall, Path(tmp) / "m.bin"
             )
             print(f"trained a model with the config in {time.perf_counter() - t:.1f} s")
+        model_mb = round(Path(model).stat().st_size / 1e6, 1)
         scorer = MathScorer(model, config.recall.max_words)
         heldout = load_heldout()
         figures = evaluate_heldout(scorer.score_many(heldout), heldout, config.recall.threshold)
@@ -91,6 +92,8 @@ def main(argv=None) -> int:
         "docs_kept": kept,
         "max_words": config.recall.max_words,
         "dim": config.recall.dim,
+        "bucket": config.recall.bucket,
+        "model_mb": model_mb,
         "extract_ms_per_html_page": round(1000 * ex_s / max(1, html), 3),
         "extract_ms_per_kept_doc": round(1000 * ex_s / max(1, kept), 3),
         "score_ms_per_doc": round(1000 * sc_s / max(1, kept), 3),

@@ -41,18 +41,19 @@ fasttext.train_supervised(**args).save_model(out)
 def train_classifier(pos_texts: Iterable, neg_texts: Iterable, cfg, out_path) -> str:
     """Train a binary fastText model (math vs other) and save it to ``out_path``.
 
-    ``cfg`` is a RecallConfig (dim, lr, word_ngrams, min_count, epoch, threads, bucket, seed).
+    ``cfg`` is a RecallConfig (dim, lr, word_ngrams, min_count, epoch, threads, bucket, seed,
+    max_words, balance_classes).
     Items are texts or dicts with ``text``/``formulas``/``math_markup``. Trains in one child
     process with all the threads asked for (fastText trains best as one multi-threaded
     process; why a child: see ``_TRAIN_CHILD``).
     """
-    mw = getattr(cfg, "max_words", MAX_WORDS)
+    mw = cfg.max_words
     lines = [f"{LABEL_MATH} {_as_line_trunc(d, mw)}" for d in pos_texts]
     n_pos = len(lines)
     lines += [f"{LABEL_OTHER} {_as_line_trunc(d, mw)}" for d in neg_texts]
     if n_pos == 0 or n_pos == len(lines):
         raise ValueError(f"need positives and negatives, got {n_pos} and {len(lines) - n_pos}")
-    if getattr(cfg, "balance_classes", True):
+    if cfg.balance_classes:
         # DeepSeekMath trained on 500K + 500K; with unequal classes fastText's probabilities
         # shift towards the larger one and a fixed 0.5 threshold stops meaning anything, so
         # the smaller class is repeated up to the size of the larger one
@@ -61,7 +62,7 @@ def train_classifier(pos_texts: Iterable, neg_texts: Iterable, cfg, out_path) ->
         small = [small[i % len(small)] for i in range(len(big))]
         lines = small + big
     # fastText reads examples in file order; a shuffle avoids a class-ordered learning schedule
-    random.Random(getattr(cfg, "seed", 1)).shuffle(lines)
+    random.Random(cfg.seed).shuffle(lines)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     threads = cfg.threads or os.cpu_count() or 1
@@ -80,8 +81,8 @@ def train_classifier(pos_texts: Iterable, neg_texts: Iterable, cfg, out_path) ->
                 "minCount": cfg.min_count,
                 "epoch": cfg.epoch,
                 "thread": threads,
-                "bucket": getattr(cfg, "bucket", 2_000_000),
-                "seed": getattr(cfg, "seed", 0),
+                "bucket": cfg.bucket,
+                "seed": cfg.seed,
                 "verbose": 0,
             }
         )

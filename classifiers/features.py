@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from pipeline.config import RecallConfig
 from pipeline.math_text import count_formulas
 
-MAX_WORDS = 500  # the classifier reads 500 words of a doc: enough to decide, bounded cost per doc
+MAX_WORDS = RecallConfig.max_words  # words of a doc the classifier reads: why in the schema
 CHUNKS = 4  # ... taken as this many evenly spaced runs (skips a page's opening navigation)
 SCAN_FACTOR = 20  # ... from its first 20 x 500 words (bounds the split of a huge page)
 

@@ -28,6 +28,7 @@ from classifiers.domains import (
 )
 from classifiers.evaluate import HELDOUT_SET_NOTES, evaluate_heldout
 from classifiers.fasttext_model import MathScorer, train_classifier
+from classifiers.features import MAX_WORDS
 
 HIST_DECIMALS = 4  # score histogram resolution for token-budget thresholds (10,001 buckets)
 
@@ -83,7 +84,7 @@ def _has_math_markup(d: dict) -> bool:
 class ListCorpus:
     """A :class:`Corpus` over a list of doc dicts (id, url, domain, text, formulas, math_markup)."""
 
-    def __init__(self, docs: list[dict], max_words: int = 500):
+    def __init__(self, docs: list[dict], max_words: int = MAX_WORDS):
         self.docs = docs
         self.max_words = max_words
         self.by_id = {d["id"]: d for d in docs}
@@ -202,7 +203,7 @@ def run_loop(
     all_expanded = sorted({i for ids in expanded.values() for i in ids})
     expand_set = set(all_expanded)
     n_iter = iterations or max(cfg.iterations, max(expanded, default=0) + 1)
-    rule = PathRule(cfg.path_accept_share, cfg.path_min_pages, getattr(cfg, "path_depth", 2))
+    rule = PathRule(cfg.path_accept_share, cfg.path_min_pages, cfg.path_depth)
     extra_pos: list[dict] = []
     extra_ids: set[str] = set()
 
@@ -222,13 +223,11 @@ def run_loop(
         positives = (extra_pos + seeds)[: cfg.max_positives]
         n_path_pos = min(len(extra_pos), len(positives))
         n_expand_pos = sum(1 for d in positives[:n_path_pos] if d["id"] in expand_set)
-        skip_math = getattr(cfg, "negatives_skip_math", True)
+        skip_math = cfg.negatives_skip_math
         crawl_neg = corpus.sample_negatives(
             cfg.max_negatives, extra_ids, skip_math, it - 1, cfg.seed + it
         )
-        negatives = crawl_neg + (
-            bundled_negatives if getattr(cfg, "bundled_negatives", True) else []
-        )
+        negatives = crawl_neg + (bundled_negatives if cfg.bundled_negatives else [])
         negatives = negatives[: cfg.max_negatives]
         t = time.perf_counter()
         model_path = train_classifier(positives, negatives, cfg, out / "model.bin")
@@ -249,7 +248,7 @@ def run_loop(
         else:
             threshold = cfg.threshold
         # pages under accepted paths are math by review/rule: selected whatever their score
-        forced = set(extra_ids) if getattr(cfg, "select_path_pages", True) else set()
+        forced = set(extra_ids) if cfg.select_path_pages else set()
         pages, tokens = corpus.select(it, threshold, forced)
 
         ho_scores = MathScorer(model_path, cfg.max_words).score_many(heldout) if heldout else []

@@ -129,8 +129,6 @@ def load_benchmarks(cfg: ExportConfig, io_cfg: IOConfig | None = None) -> dict[s
 def build_index(cfg: ExportConfig, io_cfg: IOConfig | None = None):
     from pipeline.decontam import NormalizeConfig, build_ngram_index
 
-    if cfg.ngram < 1:
-        raise UserError(f"export.ngram must be >= 1, got {cfg.ngram}")
     return build_ngram_index(
         load_benchmarks(cfg, io_cfg),
         n=cfg.ngram,
@@ -457,8 +455,6 @@ def check_export_config(cfg: ExportConfig) -> None:
             f"export.compression {cfg.compression!r} is not a Parquet codec available here; "
             "use zstd (default), snappy, gzip, brotli, lz4 or none"
         )
-    if cfg.ngram < 1:
-        raise UserError(f"export.ngram must be >= 1, got {cfg.ngram}")
 
 
 def run_export(spark, run: RunFolder, config: Config, force: bool = False) -> dict:

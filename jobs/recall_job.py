@@ -12,7 +12,7 @@ import shutil
 import tempfile
 import uuid
 
-from classifiers.features import SCAN_FACTOR
+from classifiers.features import MAX_WORDS, SCAN_FACTOR
 from jobs.run_folder import RunFolder
 from pipeline.config import Config, load_config
 from pipeline.records import SOURCE_EXPAND, StageStats
@@ -28,7 +28,7 @@ class ArrowScorer:
     sc.addFile); the model is loaded once per executor process (classifiers.fasttext_model).
     """
 
-    def __init__(self, model_path: str, spark_file: str = "", max_words: int = 500):
+    def __init__(self, model_path: str, spark_file: str = "", max_words: int = MAX_WORDS):
         self.model_path = model_path
         self.spark_file = spark_file
         self.max_words = max_words
@@ -126,7 +126,7 @@ def expanded_ids(spark, run: RunFolder, docs) -> dict[int, list[str]]:
 class SparkCorpus:
     """classifiers.recall_loop.Corpus over a Spark DataFrame of the run's docs."""
 
-    def __init__(self, spark, run: RunFolder, docs, max_words: int = 500):
+    def __init__(self, spark, run: RunFolder, docs, max_words: int = MAX_WORDS):
         self.spark = spark
         self.run = run
         self.docs = docs.persist()

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pipeline.config import ExportConfig
+
 # Odd 64-bit multiplier for the polynomial n-gram hash (a splitmix64 constant); arithmetic
 # wraps modulo 2**64 in numpy uint64.
 _MULT = np.uint64(0x9E3779B97F4A7C15)
@@ -34,13 +36,13 @@ _PUNCT = re.compile(r"[\W_]+", re.UNICODE)
 # GSM8K answers carry calculator annotations (``<<16-3-4=9>>``) that no web copy has.
 _CALC_ANNOTATION = re.compile(r"<<[^<>]{0,200}>>")
 
-DEFAULT_TEXT_FIELDS = ("question", "answer", "problem", "solution", "text")
+DEFAULT_TEXT_FIELDS = ExportConfig.benchmark_fields
 
 
 @dataclass(frozen=True)
 class NormalizeConfig:
-    lowercase: bool = True
-    strip_punctuation: bool = True
+    lowercase: bool = ExportConfig.decontam_lowercase
+    strip_punctuation: bool = ExportConfig.decontam_strip_punctuation
 
 
 def tokenize(text: str, norm: NormalizeConfig = NormalizeConfig()) -> list[str]:
@@ -114,8 +116,8 @@ class NgramIndex:
 
 def build_ngram_index(
     benchmark_texts_by_name: Mapping[str, Iterable[str]],
-    n: int = 10,
-    min_exact_tokens: int = 3,
+    n: int = ExportConfig.ngram,
+    min_exact_tokens: int = ExportConfig.min_exact_tokens,
     norm: NormalizeConfig = NormalizeConfig(),
 ) -> NgramIndex:
     """Index every n-gram of every benchmark text; texts of ``min_exact_tokens..n-1`` tokens are

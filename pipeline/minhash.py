@@ -445,12 +445,7 @@ def banding_rule(cfg: DedupConfig) -> str:
 def lsh_fn_weight(cfg: DedupConfig) -> float:
     """The false-negative weight of datasketch's criterion (see ``DedupConfig.fn_weight``):
     0.5 unless set. Unverified candidates become links, so recall is not bought with them."""
-    fn = cfg.fn_weight or 0.5
-    if not 0 < fn < 1:
-        from pipeline.config import ConfigError
-
-        raise ConfigError(f"config key 'dedup.fn_weight' must be in [0, 1), got {fn}")
-    return fn
+    return cfg.fn_weight or 0.5  # load_config holds fn_weight to [0, 1)
 
 
 def s_curve(

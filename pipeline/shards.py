@@ -31,6 +31,8 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.config import ExportConfig
+
 # open_output(name): an atomic binary sink for ``name`` inside the shard folder
 OpenOutput = Callable[[str], AbstractContextManager[BinaryIO]]
 
@@ -130,9 +132,9 @@ class ShardWriter:
     def __init__(
         self,
         open_output: OpenOutput,
-        target_bytes: int = 128_000_000,
-        target_rows: int = 0,
-        compression: str = "zstd",
+        target_bytes: int = ExportConfig.shard_bytes,
+        target_rows: int = ExportConfig.shard_rows,
+        compression: str = ExportConfig.compression,
         schema: pa.Schema = SHARD_SCHEMA,
     ):
         if target_rows <= 0 and target_bytes <= 0:

@@ -50,28 +50,40 @@ def test_missing_input_path(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_unknown_config_key(tmp_path):
+@pytest.mark.parametrize(
+    "text, needles",
+    [
+        ("dedup:\n  treshold: 0.5\n", ["treshold"]),
+        # an older config file: refused with the key's new name, not run with the default
+        (
+            "extract:\n  fast_threads: false\n",
+            ["'extract.fast_threads'", "renamed extract.fast_forum_threads"],
+        ),
+    ],
+)
+def test_unknown_or_renamed_config_key(tmp_path, text, needles):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("dedup:\n  treshold: 0.5\n")
+    cfg.write_text(text)
     warc = tmp_path / "x.warc.gz"
     warc.write_bytes(gzip.compress(b""))
     r = mathmine("run", "--input", str(warc), "--out", str(tmp_path / "o"), "--config", str(cfg))
-    assert_one_line_error(r, "treshold")
+    assert_one_line_error(r, *needles)
 
 
-def test_wrong_type_override(tmp_path):
+@pytest.mark.parametrize(
+    "override, needles",
+    [
+        ("extract.max_page_bytes=big", ["extract.max_page_bytes", "expected int"]),
+        # outside what the schema accepts: the key, the range and the value
+        ("dedup.threshold=1.5", ["'dedup.threshold'", "must be in (0, 1)", "got 1.5"]),
+    ],
+)
+def test_wrong_type_or_range_override(tmp_path, override, needles):
     warc = tmp_path / "x.warc.gz"
     warc.write_bytes(gzip.compress(b""))
-    r = mathmine(
-        "extract",
-        "--input",
-        str(warc),
-        "--out",
-        str(tmp_path / "o"),
-        "--set",
-        "extract.max_page_bytes=big",
-    )
-    assert_one_line_error(r, "extract.max_page_bytes", "expected int")
+    r = mathmine("extract", "--input", str(warc), "--out", str(tmp_path / "o"), "--set", override)
+    assert_one_line_error(r, *needles)
+    assert not (tmp_path / "o").exists()
 
 
 def test_refuses_foreign_output_folder(tmp_path):
