@@ -20,7 +20,7 @@ from pipeline.clean_boilerplate import boilerplate_lines, line_hash, page_line_h
 from pipeline.clean_c4 import c4_lines
 from pipeline.clean_chain import clean_document, clean_partition
 from pipeline.clean_fineweb import fineweb_quality
-from pipeline.clean_gopher import NgramIndex, gopher_quality, gopher_repetition, words_with_formulas
+from pipeline.clean_gopher import WordNgrams, gopher_quality, gopher_repetition, words_with_formulas
 from pipeline.clean_rules import PAGE_RULES, READS_TEXT
 from pipeline.clean_url_lists import load_url_list, parse_url_list
 from pipeline.config import CleanConfig, load_config
@@ -307,9 +307,9 @@ def test_exercise_wording_is_not_gopher_repetition():
     page = next(p for p in OPENSTAX if p["url"].endswith("m81418"))
     text = normalize_text(page["text"])
     a = analyse(text)
-    every_word = NgramIndex(mask_math(text, fill=" \x00 ").replace("\x00", "").split())
+    every_word = WordNgrams(mask_math(text, fill=" \x00 ").replace("\x00", "").split())
     assert every_word.dup_chars(5) / len(text) > CFG.dup_ngram_fracs[0]
-    assert NgramIndex(words_with_formulas(a)).dup_chars(5) / len(text) < CFG.dup_ngram_fracs[0]
+    assert WordNgrams(words_with_formulas(a)).dup_chars(5) / len(text) < CFG.dup_ngram_fracs[0]
     assert gopher_repetition(text, page["url"], CFG, a) is None
 
 
