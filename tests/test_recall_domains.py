@@ -7,7 +7,6 @@ import pytest
 from classifiers.domains import (
     PathRule,
     apply_reviewed,
-    domain_of,
     domain_stats,
     is_under,
     math_domains,
@@ -20,6 +19,7 @@ from classifiers.domains import (
 )
 from classifiers.recall_loop import new_fraction, threshold_for_budget
 from pipeline.errors import UserError
+from pipeline.urls import registered_domain
 
 # (url, selected): a math Q&A site, a university with one math sub-site, a shop, a blog
 ROWS = [
@@ -49,12 +49,6 @@ ROWS = [
 ] + [(f"https://shop.example.com/p/{i}", False) for i in range(4, 31)]
 
 
-def test_domain_of_is_public_suffix_aware():
-    assert domain_of("https://www.math.example.ac.uk/x") == "example.ac.uk"
-    assert domain_of("https://mathoverflow.net/questions/1") == "mathoverflow.net"
-    assert domain_of("https://forums.bbc.co.uk/a") == "bbc.co.uk"
-
-
 def test_path_prefixes_keep_host_and_directories_only():
     assert path_prefixes("https://www.x.org/a/b/c.html") == [
         "www.x.org/",
@@ -71,7 +65,7 @@ def test_path_prefixes_keep_host_and_directories_only():
 
 
 def test_domain_share_picks_math_domains_not_the_shop():
-    rows = [(domain_of(u), s) for u, s in ROWS]
+    rows = [(registered_domain(u), s) for u, s in ROWS]
     stats = domain_stats(rows)
     assert stats["mathoverflow.net"] == {"pages": 6, "selected": 3, "share": 0.5}
     assert stats["example.ac.uk"]["pages"] == 14 and stats["example.ac.uk"]["selected"] == 2
@@ -83,7 +77,7 @@ def test_domain_share_picks_math_domains_not_the_shop():
 
 def test_path_stats_accept_math_paths_and_reject_the_rest():
     doms = ["mathoverflow.net", "example.ac.uk"]
-    rows = [(u, domain_of(u), s) for u, s in ROWS]
+    rows = [(u, registered_domain(u), s) for u, s in ROWS]
     paths = {p["path_prefix"]: p for p in path_stats(rows, doms, PathRule(0.5, 3, 2))}
     q = paths["mathoverflow.net/questions"]
     assert (q["pages"], q["selected"], q["accepted"]) == (4, 3, True)
@@ -112,7 +106,7 @@ def test_unselected_pages_under_accepted_paths_are_found():
 
 def test_paths_tsv_round_trip_and_reviewed_file(tmp_path):
     doms = ["mathoverflow.net"]
-    rows = path_stats([(u, domain_of(u), s) for u, s in ROWS], doms, PathRule())
+    rows = path_stats([(u, registered_domain(u), s) for u, s in ROWS], doms, PathRule())
     f = tmp_path / "url_paths.tsv"
     write_paths_tsv(f, rows)
     back = read_paths_tsv(f)
