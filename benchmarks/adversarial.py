@@ -21,8 +21,9 @@ from pipeline import math_text
 from pipeline.clean_boilerplate import page_line_hashes
 from pipeline.clean_chain import clean_document
 from pipeline.config import CleanConfig, DedupConfig
-from pipeline.decontam import _token_hashes, ngram_hashes, tokenize
+from pipeline.decontam import tokenize
 from pipeline.minhash import minhash_signature
+from pipeline.ngram_hash import ngram_hashes, token_hashes
 from pipeline.pii import replace_pii
 
 Family = Callable[[int], str]
@@ -183,7 +184,7 @@ def _clean(text: str) -> None:
 
 def _dedup_and_decontam(text: str) -> None:
     minhash_signature(text, DedupConfig())
-    ngram_hashes(_token_hashes(tokenize(text)), 10)
+    ngram_hashes(token_hashes(tokenize(text)), 10)
 
 
 # what runs on a document's text after extraction: cleaning (every rule, and the per-line

@@ -41,8 +41,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infra.storage import read_rows
 from pipeline.clean_analysis import analyse
-from pipeline.clean_boilerplate import page_line_hashes
+from pipeline.clean_boilerplate import domain_boilerplate
 from pipeline.clean_chain import clean_document
 from pipeline.clean_rules import LINE, PAGE, RULES
 from pipeline.config import CleanConfig
@@ -81,12 +82,6 @@ class Corpus:
 
 
 # --- loading ----------------------------------------------------------------------------------
-
-
-def _jsonl(p: Path) -> list[dict]:
-    opener = gzip.open if p.suffix == ".gz" else open
-    with opener(p, "rt", encoding="utf-8") as f:
-        return [json.loads(x) for x in f if x.strip()]
 
 
 def _html_bytes(p: Path) -> bytes:
@@ -138,15 +133,15 @@ def extract_docs(pages: list[dict]) -> tuple[list[dict], Counter]:
 
 def load_fixture_corpora() -> list[Corpus]:
     out = [
-        Corpus("math fixtures", "math", _jsonl(DATA / "math_pages.jsonl")),
-        Corpus("math (extractor)", "math", _jsonl(DATA / "math_pages_extracted.jsonl")),
-        Corpus("OpenStax exercises", "math", _jsonl(DATA / "openstax_exercises.jsonl")),
-        Corpus("math tables", "math", _jsonl(DATA / "math_tables.jsonl")),
-        Corpus("non-math fixtures", "nonmath", _jsonl(DATA / "nonmath_pages.jsonl")),
-        Corpus("bundled negatives", "nonmath", _jsonl(NEGATIVES), datatrove=False),
+        Corpus("math fixtures", "math", list(read_rows(DATA / "math_pages.jsonl"))),
+        Corpus("math (extractor)", "math", list(read_rows(DATA / "math_pages_extracted.jsonl"))),
+        Corpus("OpenStax exercises", "math", list(read_rows(DATA / "openstax_exercises.jsonl"))),
+        Corpus("math tables", "math", list(read_rows(DATA / "math_tables.jsonl"))),
+        Corpus("non-math fixtures", "nonmath", list(read_rows(DATA / "nonmath_pages.jsonl"))),
+        Corpus("bundled negatives", "nonmath", list(read_rows(NEGATIVES)), datatrove=False),
     ]
     if HELDOUT.exists():
-        rows = _jsonl(HELDOUT)
+        rows = list(read_rows(HELDOUT))
         # dev: the cleaning relaxations were chosen on it; test: nothing was
         for split in ("dev", "test"):
             docs = [r for r in rows if r.get("label") == 1 and r.get("split") == split]
@@ -218,14 +213,10 @@ def with_boilerplate(docs: list[dict], cfg: CleanConfig) -> list[dict]:
     from pipeline.urls import registered_domain
 
     doms = [registered_domain(d.get("url") or "") for d in docs]
-    counts: dict[str, Counter] = {}
-    for d, dom in zip(docs, doms):
-        counts.setdefault(dom, Counter()).update(page_line_hashes(normalize_text(d["text"])))
-    out = []
-    for d, dom in zip(docs, doms):
-        common = [h for h, n in counts[dom].items() if n >= cfg.boilerplate_min_pages and dom]
-        out.append(dict(d, boilerplate_hashes=common))
-    return out
+    common = domain_boilerplate(
+        ((str(i), dom, d["text"]) for i, (d, dom) in enumerate(zip(docs, doms))), cfg
+    )
+    return [dict(d, boilerplate_hashes=common.get(dom, [])) for d, dom in zip(docs, doms)]
 
 
 _WORDS = re.compile(r"\w+")

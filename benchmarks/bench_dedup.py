@@ -300,7 +300,7 @@ def _with_banding(cfg: DedupConfig, bands: int, rows: int) -> DedupConfig:
 
 
 def _shingle_bytes(text: str, n: int) -> list[bytes]:
-    words = M.normalize_text(text).split()
+    words = M.normalize_for_shingles(text).split()
     if len(words) < n:
         return [" ".join(words).encode()]
     return [" ".join(words[i : i + n]).encode() for i in range(len(words) - n + 1)]

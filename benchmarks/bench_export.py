@@ -12,13 +12,12 @@ BPE tokenizer trained here. Shards: MB/s written by ShardWriter (zstd).
 
 from __future__ import annotations
 
-import gzip
-import json
 import pickle
 import tempfile
 import time
 from pathlib import Path
 
+from infra.storage import read_rows
 from pipeline.decontam import benchmark_texts_from_rows, build_ngram_index, find_contamination
 from pipeline.decontam import tokenize as dtok
 
@@ -27,20 +26,16 @@ DATA = ROOT / "tests" / "data" / "export"
 GSM8K = ROOT / "pipeline" / "data" / "gsm8k_test.jsonl.gz"
 
 
-def _jsonl(p: Path) -> list[dict]:
-    op = gzip.open if p.suffix == ".gz" else open
-    with op(p, "rt", encoding="utf-8") as f:
-        return [json.loads(x) for x in f if x.strip()]
-
-
 def load_pages(repeat: int) -> list[str]:
     cc = [
         d["text"]
         for n in ("cc_en_head-0091", "cc_en_head-0174")
-        for d in _jsonl(DATA / f"{n}.jsonl.gz")
+        for d in read_rows(DATA / f"{n}.jsonl.gz")
     ]
-    train = [r["question"] + "\n" + r["answer"] for r in _jsonl(DATA / "gsm8k_train_head60.jsonl")]
-    test = _jsonl(GSM8K)
+    train = [
+        r["question"] + "\n" + r["answer"] for r in read_rows(DATA / "gsm8k_train_head60.jsonl")
+    ]
+    test = list(read_rows(GSM8K))
     planted = [p + "\n" + test[i * 7]["question"] for i, p in enumerate(cc[:5])]
     return (cc + train + planted) * repeat
 
@@ -59,7 +54,7 @@ def set_contaminated(text: str, index: set[str], n: int) -> bool:
 
 
 def bench_decontam(repeat: int = 20) -> None:
-    texts = benchmark_texts_from_rows(_jsonl(GSM8K))
+    texts = benchmark_texts_from_rows(list(read_rows(GSM8K)))
     pages = load_pages(repeat)
     words = sum(len(p.split()) for p in pages)
     t = time.perf_counter()

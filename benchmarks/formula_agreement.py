@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import re
 import subprocess
 import types
@@ -68,10 +67,10 @@ def _to_env_end(text: str, m: re.Match) -> tuple[int, int]:
 # --- corpora ------------------------------------------------------------------------------------
 
 
-def _jsonl(path: Path) -> list[str]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        return [json.loads(x)["text"] for x in f if x.strip()]
+def _texts(path: Path) -> list[str]:
+    from infra.storage import read_rows
+
+    return [r["text"] for r in read_rows(path)]
 
 
 def _extract_pages(pages: list[tuple[str, str]]) -> list[str]:
@@ -114,9 +113,9 @@ def _warc_pages(path: Path) -> list[tuple[str, str]]:
 def load_corpora(with_warc: bool) -> dict[str, list[str]]:
     corpora = {}
     for p in sorted((ROOT / "tests" / "data" / "clean").glob("*.jsonl")):
-        corpora[f"clean/{p.stem}"] = _jsonl(p)
+        corpora[f"clean/{p.stem}"] = _texts(p)
     for p in sorted((ROOT / "classifiers" / "data").glob("*.jsonl.gz")):
-        corpora[f"classifier/{p.name.removesuffix('.jsonl.gz')}"] = _jsonl(p)
+        corpora[f"classifier/{p.name.removesuffix('.jsonl.gz')}"] = _texts(p)
     corpora["extracted tests/data/html"] = _extract_pages(_html_files(ROOT / "tests/data/html"))
     corpora["extracted tests/data/forum"] = _extract_pages(_html_files(ROOT / "tests/data/forum"))
     if with_warc:

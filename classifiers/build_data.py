@@ -325,12 +325,13 @@ def _sample_keys(manifest: Path) -> set[str]:
 
 def _word_ngrams(text: str) -> np.ndarray:
     """Distinct hashes of the word 13-grams of ``text`` (the decontamination stage's tokens)."""
-    from pipeline.decontam import _token_hashes, ngram_hashes, tokenize
+    from pipeline.decontam import tokenize
+    from pipeline.ngram_hash import ngram_hashes, token_hashes
 
     toks = tokenize(text)
     if len(toks) < NEAR_DUP_N:
         return np.empty(0, dtype=np.uint64)
-    return np.unique(ngram_hashes(_token_hashes(toks), NEAR_DUP_N))
+    return np.unique(ngram_hashes(token_hashes(toks), NEAR_DUP_N))
 
 
 class NgramOwners:

@@ -19,26 +19,6 @@ from pipeline.errors import UserError
 
 PATH_COLUMNS = ("domain", "path_prefix", "pages", "selected", "selected_share", "accepted")
 
-_extractor = None
-
-
-def domain_of(url: str) -> str:
-    """Registered domain of ``url`` (public-suffix aware, bundled suffix list, never fetched)."""
-    try:
-        from pipeline.urls import registered_domain
-    except ImportError:  # pipeline/urls.py is another stage's module; keep working without it
-        registered_domain = None
-    if registered_domain is not None:
-        return registered_domain(url)
-    global _extractor
-    if _extractor is None:
-        import tldextract
-
-        _extractor = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-    host = (urlsplit(url).hostname or "").rstrip(".").lower()
-    ext = _extractor(host)
-    return (ext.top_domain_under_public_suffix or host).lower()
-
 
 def path_prefixes(url: str, max_depth: int = 2) -> list[str]:
     """``https://www.x.org/a/b/c.html`` -> ``['www.x.org/a', 'www.x.org/a/b']`` (depth <= max).

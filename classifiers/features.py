@@ -82,14 +82,6 @@ def sample_words(text: str, max_words: int = MAX_WORDS) -> list[str]:
     return [w for i in range(CHUNKS) for w in words[i * step : i * step + run]]
 
 
-def normalize_text(text: str, max_words: int = MAX_WORDS) -> str:
-    """Lowercase, space out LaTeX commands and punctuation, collapse whitespace, truncate."""
-    words = text.split(maxsplit=max_words)
-    if len(words) > max_words:
-        words = words[:max_words]
-    return " ".join(" ".join(words).lower().translate(_SPACING).split())
-
-
 def to_fasttext_line(
     text: str, formulas: int = 0, math_markup: Iterable[str] = (), max_words: int = MAX_WORDS
 ) -> str:

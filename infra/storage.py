@@ -1035,7 +1035,11 @@ def folder_output(uri: str, io_cfg: IOConfig | None = None, counters: dict | Non
 
 
 def read_rows(
-    uri: str, io_cfg: IOConfig | None = None, what: str = "file", columns=None, fix: str = ""
+    uri: str | os.PathLike,
+    io_cfg: IOConfig | None = None,
+    what: str = "file",
+    columns=None,
+    fix: str = "",
 ) -> Iterator[dict]:
     """The rows of a JSONL (plain, .gz or .zst) or Parquet file at any URI, as dicts.
 
@@ -1044,6 +1048,7 @@ def read_rows(
     ``fix`` says what to do: a file that cannot be read, or a line that is not JSON, is a
     UserError naming it.
     """
+    uri = os.fspath(uri)
     try:
         data = read_bytes(uri, io_cfg)
     except OSError as e:

@@ -48,8 +48,7 @@ class LineHashBatches:
     def __call__(self, batches):
         import pyarrow as pa
 
-        from pipeline.clean_boilerplate import page_line_hashes
-        from pipeline.text_norm import normalize_text
+        from pipeline.clean_boilerplate import counted_line_hashes
 
         for b in batches:
             ids, doms, hs = [], [], []
@@ -58,10 +57,7 @@ class LineHashBatches:
                 b.column("domain").to_pylist(),
                 b.column("text").to_pylist(),
             ):
-                t = t or ""
-                if self.cfg.normalize_unicode:
-                    t = normalize_text(t)
-                for h in page_line_hashes(t):
+                for h in counted_line_hashes(t or "", self.cfg):
                     ids.append(i)
                     doms.append(d)
                     hs.append(h)

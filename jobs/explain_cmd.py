@@ -83,15 +83,12 @@ def clean_config_for(run: RunFolder, args) -> CleanConfig:
     return dataclasses.replace(CleanConfig(), **kw)
 
 
-def domain_boilerplate(run: RunFolder, domain: str, cfg: CleanConfig) -> list[int]:
+def find_domain_boilerplate(run: RunFolder, domain: str, cfg: CleanConfig) -> list[int]:
     """Line hashes on >= boilerplate_min_pages pages of ``domain``: as the clean stage found
     them (clean_boilerplate/), or recounted from docs/ when the clean stage has not run (or
     --config/--set changed the clean settings: see :func:`main`)."""
-    from collections import Counter
-
     from jobs.clean_job import BOILERPLATE
-    from pipeline.clean_boilerplate import page_line_hashes
-    from pipeline.text_norm import normalize_text
+    from pipeline.clean_boilerplate import domain_boilerplate
 
     if not (cfg.boilerplate_lines and domain):
         return []
@@ -99,15 +96,8 @@ def domain_boilerplate(run: RunFolder, domain: str, cfg: CleanConfig) -> list[in
     if recorded is not None and cfg == clean_config_for(run, None):
         return sorted(int(r["h"]) for r in recorded)
     rows = _rows(run, "docs", "domain", [domain], ["id", "text"]) or []
-    counts: Counter = Counter()
-    seen_ids = set()
-    for r in rows:
-        if r["id"] in seen_ids:
-            continue
-        seen_ids.add(r["id"])
-        t = r.get("text") or ""
-        counts.update(page_line_hashes(normalize_text(t) if cfg.normalize_unicode else t))
-    return [h for h, n in counts.items() if n >= cfg.boilerplate_min_pages]
+    pages = ((r["id"], domain, r.get("text")) for r in rows)
+    return domain_boilerplate(pages, cfg).get(domain, [])
 
 
 def later_stages(run: RunFolder, doc_id: str) -> dict[str, Any]:
@@ -146,7 +136,7 @@ def explain_doc(run: RunFolder, doc: dict, cfg: CleanConfig, config: Config | No
     from pipeline.clean_chain import clean_document
 
     d = dict(doc)
-    d["boilerplate_hashes"] = domain_boilerplate(run, d.get("domain") or "", cfg)
+    d["boilerplate_hashes"] = find_domain_boilerplate(run, d.get("domain") or "", cfg)
     out, dec = clean_document(d, cfg, all_rules=True)
     recorded = later_stages(run, str(doc.get("id")))
     config = dataclasses.replace(config or Config(), clean=cfg)

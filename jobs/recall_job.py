@@ -70,9 +70,9 @@ def load_recall_docs(spark, run: RunFolder):
         df = df.join(keep, "id", "left_semi")
     cols = set(df.columns)
     if "domain" not in cols:
-        from classifiers.domains import domain_of
+        from pipeline.urls import registered_domain
 
-        df = df.withColumn("domain", F.udf(domain_of, "string")(F.col("url")))
+        df = df.withColumn("domain", F.udf(registered_domain, "string")(F.col("url")))
     formulas = F.col("formulas").cast("int") if "formulas" in cols else F.lit(0)
     markup = F.col("math_markup") if "math_markup" in cols else F.array().cast("array<string>")
     words = (

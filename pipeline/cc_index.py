@@ -410,7 +410,7 @@ def warc_segment(warc_filename: str) -> str:
 
 
 def _host_parts(host: str) -> dict[str, Any]:
-    from pipeline.urls import registered_domain
+    from pipeline.urls import private_domain, registered_domain
 
     labels = host.split(".") if host and not _is_ip(host) else []
     rev = labels[::-1] + [None] * 5
@@ -418,7 +418,7 @@ def _host_parts(host: str) -> dict[str, Any]:
     out: dict[str, Any] = {f"url_host_{n}": rev[i] for i, n in enumerate(names)}
     domain = registered_domain(f"http://{host}/") if labels else None
     suffix = domain.split(".", 1)[1] if domain and "." in domain else None
-    private = _private_domain(host) if labels else None
+    private = private_domain(host) if labels else None
     out.update(
         url_host_registry_suffix=suffix,
         url_host_registered_domain=domain,
@@ -427,21 +427,6 @@ def _host_parts(host: str) -> dict[str, Any]:
         url_host_name_reversed=".".join(labels[::-1]) if labels else None,
     )
     return out
-
-
-_private_extractor = None
-
-
-def _private_domain(host: str) -> str | None:
-    global _private_extractor
-    if _private_extractor is None:
-        import tldextract
-
-        _private_extractor = tldextract.TLDExtract(
-            suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
-        )
-    ext = _private_extractor(host)
-    return ext.top_domain_under_public_suffix or None
 
 
 def _uuid_bytes(record_id: str) -> bytes | None:

@@ -1,8 +1,10 @@
 """Cross-page boilerplate lines (cc_net-style): a normalised line that recurs on many pages of
 one registered domain is navigation, a footer or a banner, and is removed.
 
-The Spark stage counts :func:`page_line_hashes` per domain (``jobs/clean_job.py``) and hands
+The Spark stage counts :func:`counted_line_hashes` per domain (``jobs/clean_job.py``) and hands
 each page the hashes of its domain's common lines; :func:`boilerplate_lines` removes them.
+:func:`domain_boilerplate` is the same count in plain Python (``mathmine explain``, the
+benchmarks and the tests use it).
 Lines with a formula, TeX control words, a math structure label ("Proof.", "Example 2.1.") or
 plain-text arithmetic are never hashed and never removed.
 """
@@ -11,10 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
+from collections.abc import Iterable
 
 from pipeline.clean_analysis import is_markup_line
+from pipeline.config import CleanConfig
 from pipeline.math_text import has_arithmetic, is_math_label
-from pipeline.text_norm import Line, split_lines
+from pipeline.text_norm import Line, normalize_text, split_lines
 
 _HASH_STRIP = re.compile(r"[^\w\s]")
 _DIGITS = re.compile(r"\d+")
@@ -53,6 +58,31 @@ def hashable_lines(lines: list[Line]) -> list[Line]:
 def page_line_hashes(text: str) -> list[int]:
     """Distinct hashes of the page's candidate boilerplate lines (the Spark counting input)."""
     return sorted({line_hash(ln.text) for ln in hashable_lines(split_lines(text))})
+
+
+def counted_line_hashes(text: str, cfg: CleanConfig) -> list[int]:
+    """:func:`page_line_hashes` of the text as the clean chain sees it (normalised first when
+    ``cfg.normalize_unicode``): what the clean stage counts for one page."""
+    return page_line_hashes(normalize_text(text) if cfg.normalize_unicode else text)
+
+
+def domain_boilerplate(
+    pages: Iterable[tuple[str, str, str]], cfg: CleanConfig
+) -> dict[str, list[int]]:
+    """``{domain: sorted line hashes on >= cfg.boilerplate_min_pages distinct pages of it}``
+    over ``(id, domain, text)`` pages, as the clean stage counts them in Spark: a page id counts
+    once, pages without a domain never count."""
+    counts: dict[str, Counter] = {}
+    seen: set[str] = set()
+    for pid, domain, text in pages:
+        if not domain or pid in seen:
+            continue
+        seen.add(pid)
+        counts.setdefault(domain, Counter()).update(counted_line_hashes(text or "", cfg))
+    return {
+        d: sorted(h for h, n in c.items() if n >= cfg.boilerplate_min_pages)
+        for d, c in counts.items()
+    }
 
 
 def boilerplate_lines(

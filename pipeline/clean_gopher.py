@@ -140,16 +140,20 @@ def _paragraphs(a: Analysed) -> tuple[list[str], list[bool]]:
     return paras, formula_only
 
 
-class NgramIndex:
-    """Words as integer ids with vectorised n-gram hashes (numpy), for the Gopher n-gram rules.
+class WordNgrams:
+    """A page's words as integer ids, with the hashes of their n-grams (numpy), for the Gopher
+    n-gram rules.
 
-    A formula is a gap: n-grams through it are not counted. Hashes are 64-bit polynomial
-    hashes of word ids; a collision would need two different n-grams of one page to agree on
-    64 bits.
+    A formula is a gap: n-grams through it are not counted. Hashes are the project's 64-bit
+    polynomial n-gram hashes (``pipeline/ngram_hash.py``) of word ids; a collision would need
+    two different n-grams of one page to agree on 64 bits. They live only while one page is
+    judged (nothing stores them).
     """
 
     def __init__(self, tokens: list[str | None]):
         import numpy as np
+
+        from pipeline.ngram_hash import prefix_sums
 
         vocab: dict[str, int] = {}
         ids = [vocab.setdefault(t, len(vocab)) if t is not None else -1 for t in tokens]
@@ -157,20 +161,19 @@ class NgramIndex:
         self.lens = np.asarray([len(t) if t is not None else 0 for t in tokens], dtype=np.int64)
         self.gap = np.concatenate(([0], np.cumsum(self.ids < 0)))
         self.clen = np.concatenate(([0], np.cumsum(self.lens)))
+        self.prefix = prefix_sums(self.ids)  # one prefix sum serves every n
 
     def grams(self, n: int):
         """(hashes, valid, chars) for every n-gram start: chars = sum of its word lengths."""
         import numpy as np
 
+        from pipeline.ngram_hash import ngram_hashes
+
         m = len(self.ids) - n + 1
         if m <= 0:
             e = np.zeros(0, dtype=np.int64)
             return e.astype(np.uint64), e.astype(bool), e
-        h = np.zeros(m, dtype=np.uint64)
-        mult = np.uint64(0x9E3779B97F4A7C15)
-        with np.errstate(over="ignore"):
-            for j in range(n):
-                h = h * mult + (self.ids[j : j + m].astype(np.uint64) + np.uint64(1))
+        h = ngram_hashes(self.ids, n, self.prefix)
         valid = (self.gap[n : n + m] - self.gap[:m]) == 0
         chars = self.clen[n : n + m] - self.clen[:m]
         return h, valid, chars
@@ -237,7 +240,7 @@ def gopher_repetition(
     # Gopher's n-grams are over whitespace words (datatrove uses spaCy tokens, which makes
     # every "$x$, $y$" a run of punctuation n-grams); n-grams through a formula are skipped
     math_tables = cfg.math_tables and a.math_evidence >= cfg.math_min_formulas
-    idx = NgramIndex(words_with_formulas(a, number_rows=math_tables))
+    idx = WordNgrams(words_with_formulas(a, number_rows=math_tables))
     # a page rich in formulas repeats its method in words in every worked example (the five
     # steps of a problem-solving strategy, restated for each example of an OpenStax section)
     scale = 1.0

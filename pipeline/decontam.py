@@ -7,8 +7,10 @@ exactly (the page must contain the whole short text). FineMath uses 13-grams: se
 The index is a set of 64-bit hashes per n-gram length, held as sorted numpy arrays with a
 parallel array of benchmark ids: it pickles small (8+2 bytes per n-gram) so Spark can broadcast
 it, and a page is checked with one vectorised ``searchsorted`` per length instead of a Python
-set lookup per n-gram. Hashes are built from per-token blake2b hashes (never Python's ``hash``,
-which is salted per process), so driver and executors agree.
+set lookup per n-gram. N-gram hashes are the project's polynomial hashes
+(``pipeline/ngram_hash.py``) of per-token blake2b hashes (never Python's ``hash``, which is
+salted per process), so driver and executors agree. Nothing stores them: the index is rebuilt
+from the benchmark texts each run.
 
 Normalisation (both sides the same): Unicode NFKC, lowercase, every run of punctuation/symbols
 replaced by a space, whitespace folded. Replacing punctuation by a space (rather than deleting
@@ -18,7 +20,6 @@ spaces, dollars or LaTeX-free prose.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -27,11 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pipeline.config import ExportConfig
+from pipeline.ngram_hash import ngram_hashes, prefix_sums, token_hashes
 
-# Odd 64-bit multiplier for the polynomial n-gram hash (a splitmix64 constant); arithmetic
-# wraps modulo 2**64 in numpy uint64.
-_MULT = np.uint64(0x9E3779B97F4A7C15)
-_SHIFT = np.uint64(29)
 _PUNCT = re.compile(r"[\W_]+", re.UNICODE)
 # GSM8K answers carry calculator annotations (``<<16-3-4=9>>``) that no web copy has.
 _CALC_ANNOTATION = re.compile(r"<<[^<>]{0,200}>>")
@@ -53,30 +51,6 @@ def tokenize(text: str, norm: NormalizeConfig = NormalizeConfig()) -> list[str]:
     if norm.strip_punctuation:
         text = _PUNCT.sub(" ", text)
     return text.split()
-
-
-def _token_hashes(tokens: list[str]) -> np.ndarray:
-    # hash each distinct token once (pages repeat their words), then map in one list pass
-    hmap = {
-        t: int.from_bytes(
-            hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little"
-        )
-        for t in set(tokens)
-    }
-    return np.array([hmap[t] for t in tokens], dtype=np.uint64)
-
-
-def ngram_hashes(token_hashes: np.ndarray, k: int) -> np.ndarray:
-    """64-bit hash of every contiguous k-gram (len(tokens) - k + 1 values; empty if too short)."""
-    m = len(token_hashes) - k + 1
-    if m <= 0 or k <= 0:
-        return np.empty(0, dtype=np.uint64)
-    # array (not scalar) uint64 arithmetic wraps silently modulo 2**64
-    acc = np.full(m, np.uint64(k), dtype=np.uint64)
-    for j in range(k):
-        acc = acc * _MULT + token_hashes[j : j + m]
-        acc ^= acc >> _SHIFT
-    return acc
 
 
 @dataclass
@@ -138,7 +112,7 @@ def build_ngram_index(
                 too_short[name] += 1
                 continue
             k = min(len(toks), n)
-            hs = ngram_hashes(_token_hashes(toks), k)
+            hs = ngram_hashes(token_hashes(toks), k)
             if k < n:
                 hs = hs[:1]  # the whole short text, matched exactly
             hl, il = per_len.setdefault(k, ([], []))
@@ -169,12 +143,13 @@ def find_contamination(
     toks = tokenize(text, index.norm)
     if not toks:
         return []
-    th = _token_hashes(toks)
+    th = token_hashes(toks)
+    prefix = prefix_sums(th)  # one prefix sum serves every n-gram length
     found: list[tuple[int, str, str]] = []
     seen: set[str] = set()
     for k in sorted(index.tables, reverse=True):
         table, ids = index.tables[k]
-        hs = ngram_hashes(th, k)
+        hs = ngram_hashes(th, k, prefix)
         if not len(hs):
             continue
         pos = np.searchsorted(table, hs)

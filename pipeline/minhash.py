@@ -5,9 +5,10 @@ hashed in a handful of numpy passes, with no Python loop over words or shingles:
 
 1. normalise (lowercase, punctuation removed, whitespace folded to single spaces) the whole
    batch at once as one array of code points, classed by a per-process lookup table built
-   with the very regular expressions of ``normalize_text`` (a regex pass per text was the
-   slowest step);
-2. a polynomial hash mod 2**64 over the code points as a prefix sum, so the hash of any span (a
+   with the very regular expressions of ``normalize_for_shingles`` (a regex pass per text was
+   the slowest step);
+2. a polynomial hash mod 2**64 over the code points as a prefix sum (``pipeline/ngram_hash.py``,
+   the project's one n-gram hasher), so the hash of any span (a
    shingle is the span from the start of word i to the end of word i+n-1) is one subtraction
    and one multiplication by an inverse power: all shingles of the batch at once;
 3. a splitmix64 finaliser (seeded) turns each span hash into 64 well-mixed bits;
@@ -32,13 +33,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from pipeline.config import DedupConfig
+from pipeline.ngram_hash import BASE, mix64, prefix_sums, reserve, span_hashes
 
 _NON_WORD = re.compile(r"[^\w\s]+")
 _U64 = np.uint64
 _MASK32 = _U64(0xFFFFFFFF)
-# Polynomial base: a large odd constant, so it is invertible mod 2**64.
-_BASE = 0x9E3779B97F4A7C15
-_BASE_INV = pow(_BASE, -1, 1 << 64)
 # Characters hashed at once: bounds the power tables and temporaries (~100 MB) per process.
 _CHUNK_CHARS = 1 << 21
 _TEXT_SEED = 0x5EED_7E47
@@ -47,45 +46,19 @@ _PROBES = 64  # densification probes tried per round before the next round
 # then carry another ``minhash_key`` and dedup recomputes them.
 SIGNATURE_VERSION = 1
 
-_powers: dict[str, np.ndarray] = {}  # tables built on first use, per process
+_tables: dict[str, np.ndarray] = {}  # tables built on first use, per process
 
 
-def normalize_text(text: str) -> str:
+def normalize_for_shingles(text: str) -> str:
     """Lowercase, drop punctuation, fold whitespace: the text that shingles are cut from."""
     return " ".join(_NON_WORD.sub("", (text or "").lower()).split())
 
 
-def _power_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
-    have = _powers.get("pow")
-    if have is None or len(have) < n:
-        size = max(n, _CHUNK_CHARS + 1, 0 if have is None else 2 * len(have))
-        with np.errstate(over="ignore"):
-            p = np.full(size, _BASE, dtype=_U64)
-            p[0] = 1
-            _powers["pow"] = np.cumprod(p, dtype=_U64)
-            q = np.full(size, _BASE_INV, dtype=_U64)
-            q[0] = 1
-            _powers["inv"] = np.cumprod(q, dtype=_U64)
-    return _powers["pow"], _powers["inv"]
-
-
-def _mix(x: np.ndarray, seed: int) -> np.ndarray:
-    """splitmix64 finaliser of ``x ^ seed``: avalanche so bins and values are independent."""
-    with np.errstate(over="ignore"):
-        x = x ^ _U64(((seed + 1) * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF)
-        x ^= x >> _U64(30)
-        x *= _U64(0xBF58476D1CE4E5B9)
-        x ^= x >> _U64(27)
-        x *= _U64(0x94D049BB133111EB)
-        x ^= x >> _U64(31)
-    return x
-
-
 def _char_classes() -> np.ndarray:
-    """Class of every code point under the ``normalize_text`` rules: 0 kept (``\\w``),
+    """Class of every code point under the ``normalize_for_shingles`` rules: 0 kept (``\\w``),
     1 removed (neither ``\\w`` nor ``\\s``), 2 whitespace. Built once per process (~50 ms)
     with the same regular expressions, so both paths agree on every character."""
-    tab = _powers.get("classes")
+    tab = _tables.get("classes")
     if tab is None:
         cps = np.arange(0x110000, dtype="<u4")
         cps[0xD800:0xE000] = 0x20  # lone surrogates cannot be decoded; classed below
@@ -96,14 +69,15 @@ def _char_classes() -> np.ndarray:
         for m in re.finditer(r"\s+", every):
             tab[m.start() : m.end()] = 2
         tab[0xD800:0xE000] = 1
-        _powers["classes"] = tab
+        _tables["classes"] = tab
     return tab
 
 
 def _normalize_batch(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``normalize_text`` of every text at once: code points of the normalised texts joined by
-    a 0 separator (whitespace as 32), and their classes (0 word, 2 space, 3 separator)."""
-    # U+0000 is punctuation to normalize_text (removed), so it is free to mark text boundaries
+    """``normalize_for_shingles`` of every text at once: code points of the normalised texts
+    joined by a 0 separator (whitespace as 32), and their classes (0 word, 2 space, 3 separator).
+    """
+    # U+0000 is punctuation to normalize_for_shingles (removed): free to mark text boundaries
     texts = [(t or "").replace("\0", "") if "\0" in (t or "") else (t or "") for t in texts]
     cp = np.frombuffer("\0".join(texts).lower().encode("utf-32-le", "surrogatepass"), "<u4")
     tab = _char_classes()
@@ -134,8 +108,8 @@ def _batch_hashes(
     texts: Sequence[str], n: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mixed 64-bit hashes of every n-word shingle of each text (normalised as by
-    ``normalize_text``), the index of the text each belongs to, and a 64-bit hash of each whole
-    normalised text. A text of fewer than n words (even none) gives one shingle of the whole
+    ``normalize_for_shingles``), the index of the text each belongs to, and a 64-bit hash of each
+    whole normalised text. A text of fewer than n words (even none) gives one shingle of the whole
     normalised text."""
     cp, cls = _normalize_batch(texts)
     ndocs = len(texts)
@@ -162,41 +136,34 @@ def _batch_hashes(
         e = np.zeros(len(owner), dtype=np.int64)
         s[has] = starts[w0[has]]
         e[has] = ends[w1[has]]
-    pw, inv = _power_tables(len(cp) + 1)
-    with np.errstate(over="ignore"):
-        # polynomial hash of code points (+1: a zero code point still changes the hash)
-        terms = cp.astype(_U64)
-        terms += _U64(1)
-        terms *= pw[: len(cp)]
-        prefix = np.zeros(len(cp) + 1, dtype=_U64)
-        np.cumsum(terms, out=prefix[1:])
-        h = (prefix[e] - prefix[s]) * inv[s]
-        h ^= (e - s).astype(_U64) * _U64(0xD6E8FEB86659FD93)
-        ds = np.empty(ndocs, dtype=np.int64)
-        ds[0] = 0
-        ds[1:] = seps + 1
-        de = np.empty(ndocs, dtype=np.int64)
-        de[:-1] = seps
-        de[-1] = len(cp)
-        whole = (prefix[de] - prefix[ds]) * inv[ds]
-        whole ^= (de - ds).astype(_U64) * _U64(0xD6E8FEB86659FD93)
+    # polynomial hashes of code points (pipeline/ngram_hash.py): shingles and whole texts
+    reserve(max(len(cp) + 1, _CHUNK_CHARS + 1))
+    prefix = prefix_sums(cp)
+    h = span_hashes(prefix, s, e)
+    ds = np.empty(ndocs, dtype=np.int64)
+    ds[0] = 0
+    ds[1:] = seps + 1
+    de = np.empty(ndocs, dtype=np.int64)
+    de[:-1] = seps
+    de[-1] = len(cp)
+    whole = span_hashes(prefix, ds, de)
     # the whole-text hash ignores the seed: exact-text keys stay comparable across configs
-    return _mix(h, seed), owner, _mix(whole, _TEXT_SEED)
+    return mix64(h, seed), owner, mix64(whole, _TEXT_SEED)
 
 
 def _probe_table(num_perm: int, seed: int, rounds: int) -> np.ndarray:
     """For each bin j a fixed pseudo-random sequence of bins to borrow from when j is empty."""
     key = f"probes-{num_perm}-{seed}-{rounds}"
-    if key not in _powers:
-        _powers[key] = _make_probe_table(num_perm, seed, rounds)
-    return _powers[key]
+    if key not in _tables:
+        _tables[key] = _make_probe_table(num_perm, seed, rounds)
+    return _tables[key]
 
 
 def _make_probe_table(num_perm: int, seed: int, rounds: int) -> np.ndarray:
     j = np.arange(num_perm, dtype=_U64)[:, None]
     t = np.arange(1, rounds * _PROBES + 1, dtype=_U64)[None, :]
     with np.errstate(over="ignore"):
-        x = _mix(j * _U64(0x100000001B3) + t * _U64(0xC2B2AE3D27D4EB4F), seed + 7919)
+        x = mix64(j * _U64(0x100000001B3) + t * _U64(0xC2B2AE3D27D4EB4F), seed + 7919)
     return ((x >> _U64(32)) * _U64(num_perm) >> _U64(32)).astype(np.int64)
 
 
@@ -282,7 +249,7 @@ def signature_keys(text_hashes_: np.ndarray, cfg: DedupConfig) -> np.ndarray:
     params = repr((SIGNATURE_VERSION, cfg.seed, cfg.num_perm, cfg.shingle_size)).encode()
     word = int.from_bytes(hashlib.blake2b(params, digest_size=8).digest(), "little")
     th = np.asarray(text_hashes_, dtype=np.int64).view(_U64)
-    return _mix(th ^ _U64(word), 0x51C).view(np.int64)
+    return mix64(th ^ _U64(word), 0x51C).view(np.int64)
 
 
 def minhash_signature_and_key(text: str, cfg: DedupConfig) -> tuple[np.ndarray, int]:
@@ -340,10 +307,10 @@ def band_hashes(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
     n = len(sigs)
     s = np.asarray(sigs, dtype=_U64)[:, : bands * rows].reshape(n, bands, rows)
     with np.errstate(over="ignore"):
-        mult = np.cumprod(np.full(rows, _BASE, dtype=_U64), dtype=_U64)
+        mult = np.cumprod(np.full(rows, BASE, dtype=_U64), dtype=_U64)
         h = ((s + _U64(1)) * mult).sum(axis=2, dtype=_U64)
         h ^= np.arange(bands, dtype=_U64) * _U64(0xC2B2AE3D27D4EB4F)
-    return _mix(h, 0xBA4D).view(np.int64)
+    return mix64(h, 0xBA4D).view(np.int64)
 
 
 # --- LSH banding --------------------------------------------------------------------------

@@ -42,7 +42,7 @@ TRACKING_PREFIXES = ("utm_",)
 DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21, "ws": 80, "wss": 443}
 _PERCENT = re.compile(r"%[0-9a-fA-F]{2}")
 
-_extractor = None  # built on first use in each process (no import-time side effects)
+_extractors: dict[bool, object] = {}  # built on first use per process (no import-time work)
 
 
 def _is_tracking(name: str) -> bool:
@@ -96,13 +96,26 @@ def registered_domain(url: str) -> str:
     Uses tldextract's bundled suffix list snapshot (never fetched); hosts without a public
     suffix (IP addresses, ``localhost``, intranet names) fall back to the host itself.
     """
-    global _extractor
-    if _extractor is None:
-        import tldextract
-
-        _extractor = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
     host = _host(url)
     if not host:
         return ""
-    ext = _extractor(host)
-    return (ext.top_domain_under_public_suffix or host).lower()
+    return (_domain_under_suffix(host) or host).lower()
+
+
+def private_domain(host: str) -> str | None:
+    """The registered domain with the suffix list's private section counted as suffixes too
+    (``user.github.io`` stays whole): Common Crawl's ``url_host_private_domain``."""
+    return _domain_under_suffix(host, private=True) or None
+
+
+def _domain_under_suffix(host: str, private: bool = False) -> str:
+    """tldextract's label under the public suffix, from its bundled suffix list (never fetched;
+    one extractor per process and per list section)."""
+    ext = _extractors.get(private)
+    if ext is None:
+        import tldextract
+
+        ext = _extractors[private] = tldextract.TLDExtract(
+            suffix_list_urls=(), cache_dir=None, include_psl_private_domains=private
+        )
+    return ext(host).top_domain_under_public_suffix

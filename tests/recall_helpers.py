@@ -42,10 +42,10 @@ def build_docs(run_dir: Path) -> list[dict]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from classifiers.domains import domain_of
     from classifiers.seeds import load_heldout
     from pipeline.math_text import count_formulas
     from pipeline.records import doc_id
+    from pipeline.urls import registered_domain
 
     rows = load_heldout("dev")
     math = [r for r in rows if r["label"] == 1 and r["url"].startswith("https://")][:45]
@@ -60,7 +60,7 @@ def build_docs(run_dir: Path) -> list[dict]:
             {
                 "id": doc_id(url, f"sha1:{i}"),
                 "url": url,
-                "domain": domain_of(url),
+                "domain": registered_domain(url),
                 "text": text,
                 "formulas": count_formulas(text),
                 "math_markup": ["mathjax"] if "$" in text else [],

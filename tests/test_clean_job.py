@@ -13,19 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.clean_boilerplate import page_line_hashes
+from infra.storage import read_rows
+from pipeline.clean_boilerplate import domain_boilerplate
 from pipeline.clean_chain import clean_document
 from pipeline.config import CleanConfig, Config
 from pipeline.math_text import formulas
 from pipeline.records import doc_id, docs_schema
-from pipeline.text_norm import normalize_text
 from pipeline.urls import registered_domain
 
 DATA = Path(__file__).parent / "data" / "clean"
 
 
 def load_jsonl(name: str) -> list[dict]:
-    return [json.loads(line) for line in (DATA / name).read_text().split("\n") if line]
+    return list(read_rows(DATA / name))
 
 
 def make_docs(rows: list[dict]) -> list[dict]:
@@ -73,14 +73,10 @@ def write_run(tmp: Path, docs: list[dict]) -> Path:
 
 def expected_decisions(docs: list[dict], cfg: CleanConfig) -> dict[str, tuple]:
     """The pure-Python answer: boilerplate hashes counted per domain, then clean_document."""
-    per_domain: dict[str, Counter] = {}
-    for d in docs:
-        per_domain.setdefault(d["domain"], Counter()).update(
-            page_line_hashes(normalize_text(d["text"]))
-        )
+    per_domain = domain_boilerplate(((d["id"], d["domain"], d["text"]) for d in docs), cfg)
     out = {}
     for d in docs:
-        common = [h for h, n in per_domain[d["domain"]].items() if n >= cfg.boilerplate_min_pages]
+        common = per_domain.get(d["domain"], [])
         o, dec = clean_document(dict(d, boilerplate_hashes=common), cfg)
         out[d["id"]] = (dec.keep, dec.reason, o["text"] if o else None)
     return out

@@ -124,24 +124,15 @@ def test_serverless_batch_field_by_field(artifacts):
     assert set(sub.staged()) == {"entry", "config"}
 
 
+def submit_dataproc(*args: str) -> int:
+    """``mathmine submit dataproc`` of the test listing into OUT, with ``args``."""
+    return cli_main(["submit", "dataproc", "--input", LISTING, "--out", OUT, *args])
+
+
 def test_dry_run_json_parses_back_into_the_same_messages(capsys):
     from google.protobuf.json_format import ParseDict
 
-    rc = cli_main(
-        [
-            "submit",
-            "dataproc",
-            "--input",
-            LISTING,
-            "--out",
-            OUT,
-            "--project",
-            "p1",
-            "--region",
-            "us-central1",
-            "--dry-run",
-        ]
-    )
+    rc = submit_dataproc("--project", "p1", "--region", "us-central1", "--dry-run")
     out = capsys.readouterr().out
     assert rc == 0
     reqs = json.loads(out)
@@ -163,20 +154,5 @@ def test_dry_run_json_parses_back_into_the_same_messages(capsys):
 
 
 def test_dataproc_serverless_needs_image(capsys):
-    rc = cli_main(
-        [
-            "submit",
-            "dataproc",
-            "--input",
-            LISTING,
-            "--out",
-            OUT,
-            "--project",
-            "p",
-            "--region",
-            "r",
-            "--serverless",
-            "--dry-run",
-        ]
-    )
+    rc = submit_dataproc("--project", "p", "--region", "r", "--serverless", "--dry-run")
     assert rc == 2 and "--container-image" in capsys.readouterr().err

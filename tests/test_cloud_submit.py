@@ -42,6 +42,11 @@ def _run(argv, capsys) -> tuple[int, str, str]:
     return rc, cap.out, cap.err
 
 
+def _submit_emr(out: str, *args: str, capsys) -> tuple[int, str, str]:
+    """``mathmine submit emr`` of the test listing into ``out``, with ``args``."""
+    return _run(["submit", "emr", "--input", LISTING, "--out", out, *args], capsys)
+
+
 def _assert_no_secrets(text: str) -> None:
     for k in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID"):
         assert FAKE_AWS_ENV[k] not in text, k
@@ -180,25 +185,18 @@ def test_submit_emr_serverless(aws, capsys, tmp_path):
         tf.addfile(info, io.BytesIO(data))
     out = f"s3://{BUCKET}/runs/sls"
     role = "arn:aws:iam::123456789012:role/mathmine-emr-serverless-job"
-    rc, stdout, stderr = _run(
-        [
-            "submit",
-            "emr",
-            "--input",
-            LISTING,
-            "--out",
-            out,
-            "--serverless",
-            "--poll",
-            "0.05",
-            "--execution-role-arn",
-            role,
-            "--venv-archive",
-            str(archive),
-            "--limit",
-            "2",
-        ],
-        capsys,
+    rc, stdout, stderr = _submit_emr(
+        out,
+        "--serverless",
+        "--poll",
+        "0.05",
+        "--execution-role-arn",
+        role,
+        "--venv-archive",
+        str(archive),
+        "--limit",
+        "2",
+        capsys=capsys,
     )
     assert rc == 0, stderr
     result = json.loads(stdout)
@@ -270,19 +268,8 @@ def test_emr_dry_run_makes_no_request_and_prints_no_secret(capsys, monkeypatch, 
             monkeypatch.setenv("AWS_ENDPOINT_URL", listener.url)
             cfg = tmp_path / "c.yaml"
             cfg.write_text(f"io:\n  s3_endpoint_url: {listener.url}\n")
-            rc, stdout, stderr = _run(
-                [
-                    "submit",
-                    "emr",
-                    "--input",
-                    LISTING,
-                    "--out",
-                    f"s3://{BUCKET}/dry",
-                    "--dry-run",
-                    "--config",
-                    str(cfg),
-                ],
-                capsys,
+            rc, stdout, stderr = _submit_emr(
+                f"s3://{BUCKET}/dry", "--dry-run", "--config", str(cfg), capsys=capsys
             )
     finally:
         listener.close()
@@ -300,19 +287,8 @@ def test_emr_dry_run_request_is_valid_for_botocore(capsys):
     from botocore.session import get_session
     from botocore.validate import ParamValidator
 
-    rc, stdout, _ = _run(
-        [
-            "submit",
-            "emr",
-            "--input",
-            LISTING,
-            "--out",
-            f"s3://{BUCKET}/v",
-            "--dry-run",
-            "--region",
-            "eu-west-1",
-        ],
-        capsys,
+    rc, stdout, _ = _submit_emr(
+        f"s3://{BUCKET}/v", "--dry-run", "--region", "eu-west-1", capsys=capsys
     )
     assert rc == 0
     reqs = json.loads(stdout)
@@ -324,20 +300,13 @@ def test_emr_dry_run_request_is_valid_for_botocore(capsys):
 
 
 def test_serverless_without_archive_is_a_user_error(capsys):
-    rc, _, stderr = _run(
-        [
-            "submit",
-            "emr",
-            "--input",
-            LISTING,
-            "--out",
-            f"s3://{BUCKET}/x",
-            "--serverless",
-            "--dry-run",
-            "--execution-role-arn",
-            "arn:aws:iam::1:role/r",
-        ],
-        capsys,
+    rc, _, stderr = _submit_emr(
+        f"s3://{BUCKET}/x",
+        "--serverless",
+        "--dry-run",
+        "--execution-role-arn",
+        "arn:aws:iam::1:role/r",
+        capsys=capsys,
     )
     assert rc == 2 and "--venv-archive" in stderr and "\n" not in stderr.strip()
     rc, _, stderr = _run(

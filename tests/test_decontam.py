@@ -3,8 +3,6 @@ misses and real pages are kept, and the hashed index agrees with a plain n-gram 
 
 from __future__ import annotations
 
-import gzip
-import json
 import pickle
 import random
 import re
@@ -12,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.storage import read_rows
 from pipeline.decontam import (
     NormalizeConfig,
     benchmark_texts_from_rows,
@@ -26,9 +25,7 @@ DATA = Path(__file__).parent / "data" / "export"
 
 
 def _jsonl(path: Path) -> list[dict]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return list(read_rows(path))
 
 
 @pytest.fixture(scope="module")

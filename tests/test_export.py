@@ -3,7 +3,6 @@ stats, token counts, shards + manifest, completion marker, deterministic shuffle
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from collections import Counter
@@ -13,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from infra.storage import read_rows
 from jobs.run_folder import RunFolder
 from pipeline.clean_chain import clean_document
 from pipeline.config import CleanConfig, load_config
@@ -28,9 +28,7 @@ TRAIN_ROW_SHARING_A_TEST_10GRAM = 20  # GSM8K train #20 shares a 10-gram with a 
 
 
 def _jsonl(path: Path) -> list[dict]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return list(read_rows(path))
 
 
 def _doc(url: str, text: str, warc_path: str, offset: int, digest: str) -> dict:
@@ -313,10 +311,10 @@ def test_clean_boilerplate_lines_are_removed_from_the_shipped_careful_text(spark
     from jobs.clean_job import BOILERPLATE, run_clean
     from jobs.export_job import reread_html, run_export
     from jobs.sample_job import SAMPLE_WARC
-    from pipeline.clean_boilerplate import hashable_lines, line_hash, page_line_hashes
+    from pipeline.clean_boilerplate import domain_boilerplate, hashable_lines, line_hash
     from pipeline.extract import process_record
     from pipeline.records import RawRecord
-    from pipeline.text_norm import normalize_text, split_lines
+    from pipeline.text_norm import split_lines
     from pipeline.warc import iter_records
 
     config = load_config(None, ["extract.page_timeout_s=0", "export.shard_rows=100"])
@@ -333,8 +331,8 @@ def test_clean_boilerplate_lines_are_removed_from_the_shipped_careful_text(spark
     run.sub("docs").mkdir(parents=True)
     pq.write_table(pa.Table.from_pylist(docs, docs_schema()), run.sub("docs", "part-0.parquet"))
     run_clean(spark, run, config)
-    counts = Counter(h for d in docs for h in page_line_hashes(normalize_text(d["text"])))
-    want = {h for h, n in counts.items() if n >= config.clean.boilerplate_min_pages}
+    per_domain = domain_boilerplate(((d["id"], d["domain"], d["text"]) for d in docs), config.clean)
+    want = {h for hs in per_domain.values() for h in hs}
     got = pq.read_table(run.sub(BOILERPLATE)).to_pylist()
     assert want and {r["h"] for r in got} == want
     assert {r["domain"] for r in got} == {"openmathbooks.org"}

@@ -30,7 +30,7 @@ def edit_words(text: str, rate: float, rng: random.Random) -> str:
 
 
 def ref_shingles(text: str, n: int) -> set[tuple[str, ...]]:
-    words = M.normalize_text(text).split()
+    words = M.normalize_for_shingles(text).split()
     if len(words) < n:
         return {tuple(words)}
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
@@ -41,19 +41,19 @@ def ref_jaccard(a: str, b: str, n: int = 5) -> float:
     return len(sa & sb) / len(sa | sb)
 
 
-def test_normalize_text():
-    assert M.normalize_text("  Hello,  World!\n\tIt's  $x^2$ ") == "hello world its x2"
-    assert M.normalize_text("") == ""
-    assert M.normalize_text("...") == ""
-    assert M.normalize_text("a\u00a0b\u2003c") == "a b c"  # Unicode spaces fold too
+def test_normalize_for_shingles():
+    assert M.normalize_for_shingles("  Hello,  World!\n\tIt's  $x^2$ ") == "hello world its x2"
+    assert M.normalize_for_shingles("") == ""
+    assert M.normalize_for_shingles("...") == ""
+    assert M.normalize_for_shingles("a\u00a0b\u2003c") == "a b c"  # Unicode spaces fold too
 
 
-def test_batch_normalisation_matches_normalize_text(pages):
+def test_batch_normalisation_matches_normalize_for_shingles(pages):
     odd = ["", "  ", "!!!", "one", " ,  x", "a\x00b", "x\u00a0y", "İstanbul ÇAĞ", "tab\tnew\nline"]
     texts = odd + pages + odd
     cp, _ = M._normalize_batch(texts)
     got = cp.astype("<u4").tobytes().decode("utf-32-le").split("\x00")
-    assert got == [M.normalize_text(t) for t in texts]
+    assert got == [M.normalize_for_shingles(t) for t in texts]
 
 
 def test_shingle_counts_match_a_reference(pages):

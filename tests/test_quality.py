@@ -16,11 +16,16 @@ from pathlib import Path
 import pytest
 
 from pipeline.clean_analysis import analyse
-from pipeline.clean_boilerplate import boilerplate_lines, line_hash, page_line_hashes
+from pipeline.clean_boilerplate import (
+    boilerplate_lines,
+    domain_boilerplate,
+    line_hash,
+    page_line_hashes,
+)
 from pipeline.clean_c4 import c4_lines
 from pipeline.clean_chain import clean_document, clean_partition
 from pipeline.clean_fineweb import fineweb_quality
-from pipeline.clean_gopher import NgramIndex, gopher_quality, gopher_repetition, words_with_formulas
+from pipeline.clean_gopher import WordNgrams, gopher_quality, gopher_repetition, words_with_formulas
 from pipeline.clean_rules import PAGE_RULES, READS_TEXT
 from pipeline.clean_url_lists import load_url_list, parse_url_list
 from pipeline.config import CleanConfig, load_config
@@ -156,13 +161,10 @@ def with_domain_boilerplate(pages: list[dict]) -> list[dict]:
     from pipeline.urls import registered_domain
 
     doms = [registered_domain(p["url"]) for p in pages]
-    counts: dict[str, Counter] = defaultdict(Counter)
-    for p, d in zip(pages, doms):
-        counts[d].update(page_line_hashes(normalize_text(p["text"])))
-    return [
-        dict(p, boilerplate_hashes=[h for h, n in counts[d].items() if n >= 5])
-        for p, d in zip(pages, doms)
-    ]
+    common = domain_boilerplate(
+        ((str(i), d, p["text"]) for i, (p, d) in enumerate(zip(pages, doms))), CFG
+    )
+    return [dict(p, boilerplate_hashes=common.get(d, [])) for p, d in zip(pages, doms)]
 
 
 @pytest.mark.parametrize("corpus", ["fixtures", "extracted", "openstax"])
@@ -307,9 +309,9 @@ def test_exercise_wording_is_not_gopher_repetition():
     page = next(p for p in OPENSTAX if p["url"].endswith("m81418"))
     text = normalize_text(page["text"])
     a = analyse(text)
-    every_word = NgramIndex(mask_math(text, fill=" \x00 ").replace("\x00", "").split())
+    every_word = WordNgrams(mask_math(text, fill=" \x00 ").replace("\x00", "").split())
     assert every_word.dup_chars(5) / len(text) > CFG.dup_ngram_fracs[0]
-    assert NgramIndex(words_with_formulas(a)).dup_chars(5) / len(text) < CFG.dup_ngram_fracs[0]
+    assert WordNgrams(words_with_formulas(a)).dup_chars(5) / len(text) < CFG.dup_ngram_fracs[0]
     assert gopher_repetition(text, page["url"], CFG, a) is None
 
 
@@ -489,12 +491,26 @@ def test_custom_block_and_allow_lists(tmp_path):
 # --- boilerplate, stage counters, config -------------------------------------------------------
 
 
+def test_domain_boilerplate_counts_each_page_once_and_only_pages_with_a_domain():
+    """The plain-Python count of the clean stage: a page id counts once (Spark counts distinct
+    ids), a page without a registered domain never counts."""
+    pm = [m for m in MATH if m["url"].startswith("https://planetmath.org/")]
+    k = CFG.boilerplate_min_pages
+    assert len(pm) >= k
+    first = [(m["url"], "planetmath.org", m["text"]) for m in pm[: k - 1]]
+    assert domain_boilerplate(first, CFG) == {"planetmath.org": []}
+    again = first + [first[0]]  # the same page twice is still k - 1 pages
+    assert domain_boilerplate(again, CFG) == {"planetmath.org": []}
+    more = first + [(pm[k - 1]["url"], "planetmath.org", pm[k - 1]["text"])]
+    common = domain_boilerplate(more, CFG)["planetmath.org"]
+    assert common and common == sorted(common)
+    assert domain_boilerplate([(u, "", t) for u, _, t in more], CFG) == {}
+
+
 def test_boilerplate_hashes_and_removal_on_real_planetmath_pages():
     pm = [m for m in MATH if m["url"].startswith("https://planetmath.org/")]
-    counts = Counter()
-    for m in pm:
-        counts.update(page_line_hashes(normalize_text(m["text"])))
-    common = {h for h, n in counts.items() if n >= CFG.boilerplate_min_pages}
+    common = domain_boilerplate(((m["url"], "planetmath.org", m["text"]) for m in pm), CFG)
+    common = set(common["planetmath.org"])
     assert common
     for m in pm:
         out, dec = clean_document(dict(m, boilerplate_hashes=sorted(common)), CFG)

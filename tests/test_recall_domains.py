@@ -4,22 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from classifiers.domains import (
-    PathRule,
-    apply_reviewed,
-    domain_of,
-    domain_stats,
-    is_under,
-    math_domains,
-    minimal_prefixes,
-    path_prefixes,
-    path_stats,
-    read_accept_file,
-    read_paths_tsv,
-    write_paths_tsv,
-)
+from classifiers import domains as D
 from classifiers.recall_loop import new_fraction, threshold_for_budget
 from pipeline.errors import UserError
+from pipeline.urls import registered_domain
 
 # (url, selected): a math Q&A site, a university with one math sub-site, a shop, a blog
 ROWS = [
@@ -49,42 +37,36 @@ ROWS = [
 ] + [(f"https://shop.example.com/p/{i}", False) for i in range(4, 31)]
 
 
-def test_domain_of_is_public_suffix_aware():
-    assert domain_of("https://www.math.example.ac.uk/x") == "example.ac.uk"
-    assert domain_of("https://mathoverflow.net/questions/1") == "mathoverflow.net"
-    assert domain_of("https://forums.bbc.co.uk/a") == "bbc.co.uk"
-
-
 def test_path_prefixes_keep_host_and_directories_only():
-    assert path_prefixes("https://www.x.org/a/b/c.html") == [
+    assert D.path_prefixes("https://www.x.org/a/b/c.html") == [
         "www.x.org/",
         "www.x.org/a",
         "www.x.org/a/b",
     ]
-    assert path_prefixes("https://www.x.org/a/b/c/d/", 2) == [
+    assert D.path_prefixes("https://www.x.org/a/b/c/d/", 2) == [
         "www.x.org/",
         "www.x.org/a",
         "www.x.org/a/b",
     ]
-    assert path_prefixes("https://x.org") == ["x.org/"]
-    assert path_prefixes("not a url") == []
+    assert D.path_prefixes("https://x.org") == ["x.org/"]
+    assert D.path_prefixes("not a url") == []
 
 
 def test_domain_share_picks_math_domains_not_the_shop():
-    rows = [(domain_of(u), s) for u, s in ROWS]
-    stats = domain_stats(rows)
+    rows = [(registered_domain(u), s) for u, s in ROWS]
+    stats = D.domain_stats(rows)
     assert stats["mathoverflow.net"] == {"pages": 6, "selected": 3, "share": 0.5}
     assert stats["example.ac.uk"]["pages"] == 14 and stats["example.ac.uk"]["selected"] == 2
     assert stats["example.com"]["share"] == pytest.approx(1 / 30)
-    found = [d["domain"] for d in math_domains(stats, 0.1)]
+    found = [d["domain"] for d in D.math_domains(stats, 0.1)]
     # example.ac.uk: 2 of 14 = 14% > 10%; the shop's single false positive (3%) is not enough
     assert found == ["mathoverflow.net", "example.ac.uk"]
 
 
 def test_path_stats_accept_math_paths_and_reject_the_rest():
     doms = ["mathoverflow.net", "example.ac.uk"]
-    rows = [(u, domain_of(u), s) for u, s in ROWS]
-    paths = {p["path_prefix"]: p for p in path_stats(rows, doms, PathRule(0.5, 3, 2))}
+    rows = [(u, registered_domain(u), s) for u, s in ROWS]
+    paths = {p["path_prefix"]: p for p in D.path_stats(rows, doms, D.PathRule(0.5, 3, 2))}
     q = paths["mathoverflow.net/questions"]
     assert (q["pages"], q["selected"], q["accepted"]) == (4, 3, True)
     assert paths["mathoverflow.net/users"]["accepted"] is False  # 0 of 2
@@ -94,28 +76,31 @@ def test_path_stats_accept_math_paths_and_reject_the_rest():
     assert paths["news.example.ac.uk/2024"]["accepted"] is False
     assert not any(p.startswith("shop.") for p in paths)  # not a math domain
     # min_pages: a prefix with too few pages is not accepted however high its share
-    strict = {p["path_prefix"]: p for p in path_stats(rows, doms, PathRule(0.5, 5, 2))}
+    strict = {p["path_prefix"]: p for p in D.path_stats(rows, doms, D.PathRule(0.5, 5, 2))}
     assert strict["mathoverflow.net/questions"]["accepted"] is False
 
 
 def test_unselected_pages_under_accepted_paths_are_found():
     accepted = ["mathoverflow.net/questions", "www.math.example.ac.uk/notes/algebra"]
-    new = [u for u, s in ROWS if not s and is_under(u, accepted)]
+    new = [u for u, s in ROWS if not s and D.is_under(u, accepted)]
     assert new == [
         "https://mathoverflow.net/questions/4/fields",
         "https://www.math.example.ac.uk/notes/algebra/ch3.html",
     ]
-    assert not is_under("https://mathoverflow.net/questionsX/1", ["mathoverflow.net/questions"])
-    assert is_under("https://x.org/anything", ["x.org/"])
-    assert minimal_prefixes(["x.org/", "x.org/a", "y.org/a", "y.org/a/b"]) == ["x.org/", "y.org/a"]
+    assert not D.is_under("https://mathoverflow.net/questionsX/1", ["mathoverflow.net/questions"])
+    assert D.is_under("https://x.org/anything", ["x.org/"])
+    assert D.minimal_prefixes(["x.org/", "x.org/a", "y.org/a", "y.org/a/b"]) == [
+        "x.org/",
+        "y.org/a",
+    ]
 
 
 def test_paths_tsv_round_trip_and_reviewed_file(tmp_path):
     doms = ["mathoverflow.net"]
-    rows = path_stats([(u, domain_of(u), s) for u, s in ROWS], doms, PathRule())
+    rows = D.path_stats([(u, registered_domain(u), s) for u, s in ROWS], doms, D.PathRule())
     f = tmp_path / "url_paths.tsv"
-    write_paths_tsv(f, rows)
-    back = read_paths_tsv(f)
+    D.write_paths_tsv(f, rows)
+    back = D.read_paths_tsv(f)
     assert back == rows
     header = f.read_text().splitlines()[0].split("\t")
     assert header == ["domain", "path_prefix", "pages", "selected", "selected_share", "accepted"]
@@ -130,14 +115,14 @@ def test_paths_tsv_round_trip_and_reviewed_file(tmp_path):
             cols[5] = "no"
         edited.append("\t".join(cols))
     f.write_text("\n".join(edited) + "\n")
-    assert read_accept_file(f) == {"mathoverflow.net/users"}
+    assert D.read_accept_file(f) == {"mathoverflow.net/users"}
     plain = tmp_path / "accept.txt"
     plain.write_text("# reviewed\nhttps://mathoverflow.net/questions\nplanetmath.org/  # all\n")
-    assert read_accept_file(plain) == {"mathoverflow.net/questions", "planetmath.org/"}
-    applied = apply_reviewed(rows, {"mathoverflow.net/users"})
+    assert D.read_accept_file(plain) == {"mathoverflow.net/questions", "planetmath.org/"}
+    applied = D.apply_reviewed(rows, {"mathoverflow.net/users"})
     assert [r["path_prefix"] for r in applied if r["accepted"]] == ["mathoverflow.net/users"]
     with pytest.raises(UserError):
-        read_accept_file(tmp_path / "missing.tsv")
+        D.read_accept_file(tmp_path / "missing.tsv")
 
 
 def test_threshold_for_token_budget():

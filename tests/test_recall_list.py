@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from classifiers.domains import domain_of
 from classifiers.recall_loop import ListCorpus, run_loop
 from classifiers.seeds import load_bundled_negatives, load_bundled_seeds, load_heldout
 from pipeline.config import RecallConfig
 from pipeline.math_text import count_formulas
+from pipeline.urls import registered_domain
 
 CFG = RecallConfig(dim=64, bucket=100_000, threads=2, max_positives=400, max_negatives=400)
 
@@ -22,7 +22,7 @@ def _docs() -> list[dict]:
         {
             "id": f"d{i}",
             "url": r["url"],
-            "domain": domain_of(r["url"]),
+            "domain": registered_domain(r["url"]),
             "text": r["text"],
             "formulas": count_formulas(r["text"]),
             "math_markup": [],

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from pipeline.urls import normalize_url, registered_domain
+from pipeline.urls import normalize_url, private_domain, registered_domain
 
 
 @pytest.mark.parametrize(
@@ -78,9 +78,18 @@ def test_unparseable_and_empty():
         ("http://127.0.0.1:8000/x", "127.0.0.1"),
         ("http://localhost/x", "localhost"),
         ("http://cs.ox.ac.uk/teaching", "ox.ac.uk"),
+        ("https://www.math.example.ac.uk/x", "example.ac.uk"),
         ("", ""),
         ("garbage", ""),
     ],
 )
 def test_registered_domain(url, domain):
     assert registered_domain(url) == domain
+
+
+def test_private_domain_counts_the_private_section_as_suffixes():
+    # the suffix list's private section (github.io, blogspot.com) makes each user site a domain
+    assert registered_domain("https://someone.github.io/notes/") == "github.io"
+    assert private_domain("someone.github.io") == "someone.github.io"
+    assert private_domain("forums.news.bbc.co.uk") == "bbc.co.uk"
+    assert private_domain("localhost") is None
