@@ -38,6 +38,9 @@ class ExtractConfig:
     forum_threads: bool = True  # careful path: read forum / Q&A threads post by post
     fast_forum_threads: bool = True  # fast path too, on pages whose URL looks like a thread
     forum_post_min_words: int = 5  # careful path, thread URL, no engine: fast lines put back
+    first_pass: bool = True  # rule out pages without math evidence before parsing (prefilter)
+    first_pass_sample_rate: float = 0.01  # ruled-out pages still extracted, kept as 'sampled'
+    first_pass_min_math_words: int = 1  # distinct math words that pass a page on words alone
 
 
 @dataclass(frozen=True)
@@ -306,6 +309,11 @@ def _validate(obj: Any, prefix: str) -> None:
             raise ConfigError(
                 f"config key 'dedup.bucket_window' must be >= 1, got {obj.bucket_window}"
             )
+    if isinstance(obj, ExtractConfig) and obj.first_pass_sample_rate > 1:
+        raise ConfigError(
+            "config key 'extract.first_pass_sample_rate' is a share of pages: use a value in "
+            f"[0, 1], got {obj.first_pass_sample_rate}"
+        )
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
