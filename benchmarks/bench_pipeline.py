@@ -11,8 +11,14 @@ WARC files so that two cores have work), or takes the WARCs you pass with --warc
 - baseline (a): a plain loop of warcio + trafilatura + lid.176, as a user would write it;
 - baseline (b): datatrove's WarcReader + Trafilatura pipeline, in its own venv (.venv-bench);
   skipped with a message when that venv is missing;
+- the read floor: the same WARCs only read (gunzip, WARC and HTTP parsing: iter_records) in
+  this process, pages/s on one core: no extractor can beat it;
+- ours with the first pass off (``extract.first_pass=false``, local[1]): what staging gains;
 - ratios, parallel efficiency 1 -> 2 cores, and a projection of core-hours and dollars per
-  Common Crawl snapshot.
+  Common Crawl snapshot;
+- what the first pass loses (benchmarks/first_pass_loss.py): held-out math pages (dev and
+  test, named), and math pages and formulas of the real HTML pages we have (sample WARC,
+  threads, fixtures; the math seeds with ``$MATHMINE_BENCH_DATA``).
 
 Baselines run on the first --baseline-pages pages (they are 10-20x slower); pages/s is the
 figure compared. Writes bench.json and prints a table.
@@ -85,14 +91,32 @@ def build_bench_warcs(out_dir: Path, pages: int, files: int) -> tuple[list[Path]
     return paths, pages, html_bytes
 
 
-def run_ours(warcs: list[Path], master: str, workdir: Path) -> dict:
+def read_floor(warcs: list[Path]) -> dict:
+    """Pages/s of reading the WARCs alone (one core, this process): the floor of extraction."""
+    from pipeline.config import ExtractConfig
+    from pipeline.records import RawRecord
+    from pipeline.warc import iter_records
+
+    pages = 0
+    t0 = time.perf_counter()
+    for w in warcs:
+        with open(w, "rb") as f:
+            pages += sum(isinstance(r, RawRecord) for r in iter_records(f, str(w), ExtractConfig()))
+    secs = time.perf_counter() - t0
+    return {"pages": pages, "seconds": round(secs, 2), "pages_per_s": round(pages / secs, 1)}
+
+
+def run_ours(warcs: list[Path], master: str, workdir: Path, overrides: tuple = ()) -> dict:
     from jobs.extract_job import run_extract
     from jobs.run_folder import RunFolder
     from jobs.session import get_spark
     from pipeline.config import load_config
 
-    config = load_config(None, [f"spark.master={master}"])
-    run_dir = workdir / f"ours-{master.replace('[', '').replace(']', '')}"
+    config = load_config(None, [f"spark.master={master}", *overrides])
+    name = master.replace("[", "").replace("]", "") + (
+        "-" + "-".join(overrides) if overrides else ""
+    )
+    run_dir = workdir / f"ours-{name.replace('=', '_').replace('.', '_')}"
     shutil.rmtree(run_dir, ignore_errors=True)
     run = RunFolder(run_dir)
     inputs = [str(p) for p in warcs]
@@ -216,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--pages-per-snapshot", type=float, default=PAGES_PER_SNAPSHOT)
     ap.add_argument("--usd-per-vcpu-hour", type=float, default=USD_PER_VCPU_HOUR)
+    ap.add_argument(
+        "--no-off-run", action="store_true", help="skip the local[1] run with the first pass off"
+    )
+    ap.add_argument("--no-loss", action="store_true", help="skip measuring the first pass loss")
     ap.add_argument("--out", default="bench.json")
     ap.add_argument("--workdir", default=str(REPO / "out" / "bench"))
     args = ap.parse_args(argv)
@@ -238,26 +266,32 @@ def main(argv: list[str] | None = None) -> int:
         "warcs": [str(w) for w in warcs],
     }
     ours = {}
-    for master in ("local[1]", "local[2]"):
-        print(f"ours on {master} ...", file=sys.stderr)
-        r = run_ours(warcs, master, workdir)
+    runs = [("local[1]", ()), ("local[2]", ())]
+    if not args.no_off_run:
+        runs.append(("local[1]", ("extract.first_pass=false",)))
+    for master, overrides in runs:
+        label = master + (" first pass off" if overrides else "")
+        print(f"ours on {label} ...", file=sys.stderr)
+        r = run_ours(warcs, master, workdir, overrides)
         st = r["stats"]
         pages = html_pages(st)
         mb = html_mb if html_mb is not None else st.get("html_bytes", 0) / 1e6
-        ours[master] = {
+        ours[label] = {
             "pages": pages,
             "docs": st["kept"],
             "wall_s": round(r["wall_s"], 2),
             "pages_per_s": round(pages / r["wall_s"], 1),
             "mb_per_s": round(mb / r["wall_s"], 2),
             "peak_rss_mb": st.get("peak_rss_mb_max"),
+            "dropped": dict(st.get("dropped", {})),
+            "first_pass_sampled": st.get("first_pass_sampled", 0),
             "ms_per_page": {
                 k[2:]: round(1000 * v / max(1, pages), 3)
                 for k, v in st.items()
                 if k.startswith("t_")
             },
         }
-        results.setdefault("_run_dirs", {})[master] = r["run_dir"]
+        results.setdefault("_run_dirs", {})[label] = r["run_dir"]
     score = score_docs(results["_run_dirs"]["local[1]"])
     ours["local[1]"]["ms_per_page"]["score"] = round(
         score["seconds"] * 1000 / max(1, ours["local[1]"]["pages"]), 3
@@ -272,6 +306,16 @@ def main(argv: list[str] | None = None) -> int:
     results["score_share_of_extract"] = round(
         (score["seconds"] / max(1, one["pages"])) / (1 / one["pages_per_s"]), 4
     )
+    results["end_to_end_pages_per_s_per_core"] = round(ours_pps, 1)
+    print("read floor (WARC reading alone) ...", file=sys.stderr)
+    floor = read_floor(warcs)
+    results["read_floor"] = floor
+    off = ours.get("local[1] first pass off")
+    if off:
+        off_score = score_docs(results["_run_dirs"]["local[1] first pass off"])
+        off["ms_per_page"]["score"] = round(off_score["seconds"] * 1000 / max(1, off["pages"]), 3)
+        off_pps = 1 / (1 / off["pages_per_s"] + off_score["seconds"] / max(1, off["pages"]))
+        results["end_to_end_first_pass_off"] = round(off_pps, 1)
 
     print("baseline (a) warcio + trafilatura + lid ...", file=sys.stderr)
     plain = run_plain_loop(warcs[0], args.baseline_pages)
@@ -294,7 +338,21 @@ def main(argv: list[str] | None = None) -> int:
     results["ratios"] = {
         "ours_vs_plain_loop": round(ours_pps / plain["pages_per_s"], 1),
         "ours_vs_datatrove": round(ours_pps / dt["pages_per_s"], 1) if dt else None,
+        "ours_vs_read_floor": round(ours_pps / floor["pages_per_s"], 3),
+        "first_pass_off_vs_datatrove": round(
+            results["end_to_end_first_pass_off"] / dt["pages_per_s"], 1
+        )
+        if dt and off
+        else None,
+        "first_pass_on_vs_off": round(ours_pps / results["end_to_end_first_pass_off"], 2)
+        if off
+        else None,
     }
+    if not args.no_loss:
+        from benchmarks.first_pass_loss import default_seeds, measure
+
+        print("first pass loss (held-out sets, HTML pages) ...", file=sys.stderr)
+        results["first_pass_loss"] = measure(default_seeds())
     results["projection"] = {
         "pages_per_snapshot": args.pages_per_snapshot,
         "usd_per_vcpu_hour": args.usd_per_vcpu_hour,
@@ -343,13 +401,35 @@ def print_table(r: dict) -> None:
             f"{name:44} {pps:9.1f} {mbs if mbs is not None else '':>7} "
             f"{proj['core_hours'] if proj else '':>16} {proj['usd'] if proj else '':>13}"
         )
+    off = r["ours"].get("local[1] first pass off")
+    if off:
+        print(
+            f"{'mathmine extract, 1 core, first pass off':44} {off['pages_per_s']:9.1f} "
+            f"{off['mb_per_s']:>7}"
+        )
+    floor = r["read_floor"]
+    print(f"{'WARC read floor (iter_records), 1 core':44} {floor['pages_per_s']:9.1f}")
     print(f"\nms/page per step (1 core): {one['ms_per_page']}")
+    print(
+        f"dropped (1 core): {one['dropped']}; ruled-out pages kept as a sample: "
+        f"{one['first_pass_sampled']}"
+    )
+    if off:
+        print(f"ms/page per step (1 core, first pass off): {off['ms_per_page']}")
+    print(
+        f"end to end (extract + scoring), pages/s per core: {r['end_to_end_pages_per_s_per_core']}"
+        + (f" (first pass off: {r['end_to_end_first_pass_off']})" if off else "")
+    )
     print(
         f"peak RSS per Python worker: {one['peak_rss_mb']} MB (1 core), {two['peak_rss_mb']} MB (2 cores)"
     )
     print(f"parallel efficiency 1 -> 2 cores: {r['parallel_efficiency']}")
     print(f"scoring / extraction time per page: {r['score_share_of_extract']:.1%}")
     print(f"ratios (ours incl. scoring): {r['ratios']}")
+    if r.get("first_pass_loss"):
+        from benchmarks.first_pass_loss import print_loss
+
+        print_loss(r["first_pass_loss"])
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ LANG = "lang"
 QUALITY = "quality"
 HTTP_STATUS = "http_status"
 UNREADABLE_FILE = "unreadable_file"
+PREFILTER = "prefilter"  # the first pass found no math evidence in the raw HTML
 
 # Where a doc came from (docs/ column ``source``): a WARC the run read, or a record fetched by
 # ``mathmine expand`` from a path the recall loop accepted. docs/ written before the column
@@ -148,6 +149,7 @@ DOC_COLUMNS = (
     "minhash",  # list<uint32>, num_perm values
     "minhash_key",  # int64: text + parameters of the signature (minhash.signature_keys)
     "source",  # SOURCE_CRAWL or SOURCE_EXPAND
+    "first_pass",  # pipeline.prefilter: passed, sampled (ruled out, kept as a sample), unjudged
 )
 
 
@@ -176,5 +178,6 @@ def docs_schema():
             ("minhash", pa.list_(pa.uint32())),
             ("minhash_key", pa.int64()),
             ("source", pa.string()),
+            ("first_pass", pa.string()),
         ]
     )

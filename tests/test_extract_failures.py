@@ -74,8 +74,10 @@ def test_run_with_a_broken_dependency_exits_nonzero_naming_it(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shim), str(REPO)])}
     env["PYSPARK_PYTHON"] = sys.executable
     out = tmp_path / "run"
-    # dolma_science_1 holds two pages that extract keeps when the install is sound
+    # dolma_science_1 holds two pages that extract keeps when the install is sound; they are not
+    # math, so the first pass (which would rule them out before the broken call) is off
     args = ["run", "--input", str(WARC / "dolma_science_1.warc.gz"), "--out", str(out), *TINY]
+    args += ["--set", "extract.first_pass=false"]
     cmd = [sys.executable, "-m", "jobs.cli", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     assert proc.returncode == 1, proc.stderr[-3000:]

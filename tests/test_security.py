@@ -44,7 +44,8 @@ def test_extract_clean_and_score_the_sample_with_sockets_blocked(no_network, tmp
     stats = StageStats("extract")
     with open(SAMPLE, "rb") as f:
         docs = list(extract_warc(f, str(SAMPLE), config, stats))
-    assert stats.reconciles() and len(docs) > 100
+    # 70 docs: the first pass rules out most of the sample's non-math pages before extraction
+    assert stats.reconciles() and len(docs) > 50
     assert any(d["formulas"] > 0 for d in docs)
 
     clean_stats = StageStats("clean")
