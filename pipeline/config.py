@@ -828,11 +828,6 @@ def check_values(section: Any, prefix: str) -> None:
                 f"config key '{prefix}{f.name}' must be {accepted(f)}, got {shown!r}; fix the "
                 "value in your config file or --set option"
             )
-    if isinstance(obj, ExtractConfig) and obj.first_pass_sample_rate > 1:
-        raise ConfigError(
-            "config key 'extract.first_pass_sample_rate' is a share of pages: use a value in "
-            f"[0, 1], got {obj.first_pass_sample_rate}"
-        )
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
