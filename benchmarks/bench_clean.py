@@ -110,13 +110,14 @@ def forum_pages(split: str) -> list[dict]:
     return out
 
 
-def extract_docs(pages: list[dict]) -> tuple[list[dict], Counter]:
-    """Pages through the extract stage: (docs as clean sees them, extract drops by reason)."""
+def extract_docs(pages: list[dict], cfg=None) -> tuple[list[dict], Counter]:
+    """Pages through the extract stage (``cfg``: a Config, default the defaults): (docs as
+    clean sees them, extract drops by reason)."""
     from pipeline.config import Config
     from pipeline.extract import process_record
     from pipeline.records import RawRecord
 
-    cfg = Config()
+    cfg = cfg or Config()
     docs, dropped = [], Counter()
     for page in pages:
         url = page.get("url") or "https://unknown.invalid/"

@@ -89,6 +89,15 @@ def _domain_boilerplate(
     return boilerplate_lines(lines, frozenset(int(h) for h in hashes))
 
 
+def _lines_and_url(rule: Callable[..., Any]) -> Callable[..., Any]:
+    """A line rule that reads the page's lines and its URL."""
+
+    def apply(lines: list[Line], cfg: CleanConfig, doc: dict) -> tuple[list[Line], list[Line]]:
+        return rule(lines, cfg, doc.get("url") or "")
+
+    return apply
+
+
 def _page_lines_only(rule: Callable[..., Any]) -> Callable[..., Any]:
     """A line rule that reads the page's lines and no other field of the document."""
 
@@ -184,7 +193,7 @@ RULES: tuple[Rule, ...] = (
         "thread_chrome",
         LINE,
         "thread",
-        "lines",
+        "lines, url",
         (
             "thread_chrome_lines",
             "thread_chrome_min_repeats",
@@ -194,8 +203,9 @@ RULES: tuple[Rule, ...] = (
             "thread_chrome_max_share",
         ),
         "Lines with a formula, TeX, a structure label, a worked step or arithmetic are never "
-        "chrome nor quote copies, and only pages that speak forum are touched.",
-        _page_lines_only(thread_chrome_lines),
+        "chrome nor quote copies, and only pages that speak forum or have a thread's URL are "
+        "touched.",
+        _lines_and_url(thread_chrome_lines),
         enabled=lambda cfg: cfg.thread_chrome_lines,
     ),
     Rule(

@@ -172,11 +172,21 @@ def _is_quotable(ln: Line, min_chars: int) -> bool:
     return symbols <= len(t) * _MAX_SYMBOL_SHARE
 
 
-def thread_chrome_lines(lines: list[Line], cfg: CleanConfig) -> tuple[list[Line], list[Line]]:
+def thread_chrome_lines(
+    lines: list[Line], cfg: CleanConfig, url: str = ""
+) -> tuple[list[Line], list[Line]]:
     """(kept, removed): a thread's per-post chrome lines and the later copies of its quoted
-    lines removed; lines with math or code are never removed; other pages unchanged."""
+    lines removed; lines with math or code are never removed; other pages unchanged.
+
+    A page is a thread when its recurring lines speak forum, or when its URL has a thread's
+    shape (:func:`pipeline.threads.looks_like_thread_url`): the extractor's thread reader
+    returns a known engine's posts without their chrome, so nothing speaks forum any more, but
+    replies still quote earlier posts, and the copies fail the repetition rules (an SMF and a
+    phpBB thread of tests/data/forum's dev split)."""
+    from pipeline.threads import looks_like_thread_url
+
     keys, chrome = chrome_keys(lines, cfg)
-    if not chrome:
+    if not chrome and not looks_like_thread_url(url):
         return lines, []
     kept, removed = [], []
     seen: set[str] = set()

@@ -18,7 +18,7 @@ import pytest
 from benchmarks.bench_clean import before_config, extract_docs, forum_pages, post_presence
 from pipeline.clean_chain import clean_document
 from pipeline.clean_thread_chrome import thread_chrome_lines
-from pipeline.config import CleanConfig
+from pipeline.config import CleanConfig, Config, ExtractConfig
 from pipeline.text_norm import normalize_text, split_lines
 
 DATA = Path(__file__).parent / "data" / "clean"
@@ -29,10 +29,28 @@ def _load(name: str) -> list[dict]:
     return [json.loads(x) for x in (DATA / name).read_text().split("\n") if x]
 
 
+# The fast path reads threads of the engines it knows (pipeline/threads.py) without their
+# chrome; the line rule is for the others (an unknown engine, a thread on a URL that does not
+# look like one), whose fast text is the whole page. These tests give the rule such text: the
+# known engines' pages with the thread reader off, as an unknown engine's page arrives.
+WHOLE_PAGE = Config(extract=dataclasses.replace(ExtractConfig(), fast_forum_threads=False))
+
+
 @pytest.fixture(scope="module")
 def dev_threads() -> dict[str, dict]:
-    docs, _ = extract_docs(forum_pages("dev"))
+    docs, _ = extract_docs(forum_pages("dev"), WHOLE_PAGE)
     return {d["source"]: d for d in docs}
+
+
+def test_threads_are_kept_with_the_thread_reader_on():
+    """With the thread reader on (the default), the same threads arrive as their posts and
+    the whole chain keeps every one of them."""
+    pages = [p for p in forum_pages("dev") if p["source"] in DROPPED_BEFORE.values()]
+    docs, dropped = extract_docs(pages)
+    assert len(docs) == len(DROPPED_BEFORE) and not dropped
+    for doc in docs:
+        _, dec = _clean(doc)
+        assert dec.keep, (doc["source"], dec.reason)
 
 
 # engine: page; each was dropped by the chain before the thread rule
