@@ -106,11 +106,18 @@ def is_exercise_prompt(lines: list[Line], i: int) -> bool:
     return t.endswith(":") and i + 1 < len(lines) and lines[i + 1].has_math
 
 
+# Markdown emphasis and the <sub>/<sup> tags the careful text closes a sentence with
+_CLOSING_MARKUP = ("*", "_", ">")
+_TRAILING_MARKUP = re.compile(r"(?:\*+|_+|</su[bp]>|\s)+$")
+
+
 def ends_punctuated(ln: Line) -> bool:
     """A line ends a sentence if it ends in terminal punctuation or in a formula (or is code)."""
     if ln.is_formula or is_code_line(ln):
         return True
     t = ln.text.rstrip()
+    if t.endswith(_CLOSING_MARKUP):  # "... a valid solution.</sup>", "**Proof.**"
+        t = _TRAILING_MARKUP.sub("", t)
     if t.endswith(TERMINAL_PUNCT):
         return True
     # "... for all $x > 0$" ends with a formula: the sentence ends in math, not in junk

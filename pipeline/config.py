@@ -38,6 +38,7 @@ class ExtractConfig:
     forum_threads: bool = True  # careful path: read forum / Q&A threads post by post
     fast_forum_threads: bool = True  # fast path too, on pages whose URL looks like a thread
     forum_post_min_words: int = 5  # careful path, thread URL, no engine: fast lines put back
+    careful_max_bytes: int = 400_000  # careful path: larger non-thread pages ship the fast text
 
 
 @dataclass(frozen=True)
