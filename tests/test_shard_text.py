@@ -145,3 +145,14 @@ def test_a_thread_page_past_the_careful_bound_is_still_read_post_by_post():
     assert len(html) > 1000
     ext = extract_text(html, url=row["url"], mode="careful", config=small)
     assert ext.source.startswith("thread")
+
+
+def test_shipped_formulas_are_counted_as_the_extractor_counts_them():
+    # an AsciiMath page's `...` formulas count at extract; so they do in the shard text
+    html = (HTML / "snippets" / "asciimath.html").read_text()
+    url = "https://fixtures.invalid/snippets/asciimath.html"
+    fast = extract_text(html, url=url, mode="fast", config=CONFIG.extract)
+    careful = extract_text(html, url=url, mode="careful", config=CONFIG.extract)
+    assert "asciimath" in careful.math_markup and count_formulas(careful.text) == 0
+    st = make_shard_text({"id": "a", "url": url, "text": fast.text}, CONFIG, html)
+    assert st.text is not None and st.formulas == careful.formulas == fast.formulas == 2
