@@ -140,10 +140,8 @@ def flatten_equation_tables(tree: HTMLTree) -> int:
     """Replace each LaTeXML equation table by one ``<p>`` per row holding the row's cells
     (formulas, the words between them, the equation number) joined by spaces, as the fast
     path's text reads them; returns how many tables were replaced."""
-    found = tree.document.query_selector_all(EQUATION_TABLES)
-    tables = found[0 : len(found)]  # one tuple: iterating the collection itself is quadratic
     n = 0
-    for table in tables:
+    for table in _nodes(tree, EQUATION_TABLES):
         parent = table.parent
         if parent is None:  # inside an equation table already replaced
             continue
@@ -160,6 +158,40 @@ def flatten_equation_tables(tree: HTMLTree) -> int:
     return n
 
 
+# Inline-hidden elements with no text: PlanetMath's NNexus concept links end in
+# <sup style="display: none"> of icon links, which trafilatura writes as "<sup>" wrapped around
+# the rest of the paragraph. Only textless ones: a hidden element with words may be a solution
+# a page reveals on click.
+_HIDDEN = '[style*="display: none"], [style*="display:none"]'
+# LaTeXML's bullet of an itemize item ("•" in its own span): Markdown's "- " already marks the
+# item, and trafilatura puts the bullet on lines of its own ("- •")
+_ITEM_BULLETS = "span.ltx_tag_itemize"
+# A link that runs a script is not a link: trafilatura drops it with its words (NNexus concept
+# links: "generalized mean", "power mean" vanish from a list of means)
+_SCRIPT_LINKS = 'a[href^="javascript:"]'
+
+
+def _nodes(tree: HTMLTree, selector: str) -> tuple:
+    found = tree.document.query_selector_all(selector)
+    return found[0 : len(found)]  # one tuple: iterating the collection itself is quadratic
+
+
+def prepare_careful_dom(tree: HTMLTree) -> None:
+    """Layout that trafilatura's Markdown misreads, rewritten before it runs (careful path,
+    non-thread pages): equation tables as lines, textless hidden elements and item bullets
+    removed, script links as their words."""
+    flatten_equation_tables(tree)
+    for node in _nodes(tree, _HIDDEN):
+        if node.parent is not None and not node.text.strip():
+            node.parent.remove_child(node)
+    for node in _nodes(tree, _ITEM_BULLETS):
+        if node.parent is not None:
+            node.parent.remove_child(node)
+    for node in _nodes(tree, _SCRIPT_LINKS):
+        if node.parent is not None:
+            node.parent.replace_child(tree.create_text_node(node.text), node)
+
+
 def _careful_text(
     tree: HTMLTree, html: str, url: str, res: MathResult, config: ExtractConfig
 ) -> tuple[str, str]:
@@ -173,7 +205,7 @@ def _careful_text(
     elif config.careful_max_bytes and len(html) > config.careful_max_bytes:
         return "", SOURCE_FAST_LARGE
     else:
-        flatten_equation_tables(tree)
+        prepare_careful_dom(tree)
         # after the markup pass: its placeholders carry no '$', so only the page's own raw TeX
         # (StackExchange, pandoc, hand-written $..$) is matched here
         serialized = protect_raw_tex(tree.document.html, res)

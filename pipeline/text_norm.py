@@ -66,7 +66,7 @@ def split_lines(text: str, spans: list[tuple[int, int]] | None = None) -> list[L
 # PlanetMath page wraps whole sentences in a stray <sup>). Layout, not words: the prose rules
 # would count each pipe as a non-alphabetic word (a PlanetMath page's 12-row metadata table is
 # 37 of them), each "######" as hashtags, and a sentence ending "...</sup>" as unpunctuated.
-_MD_TABLE_SEP = re.compile(r"\s*\|?(?:\s*:?-{3,}:?\s*\|)+\s*(?::?-{3,}:?\s*)?")
+_MD_TABLE_SEP_CELL = re.compile(r"\s*:?-{3,}:?\s*")  # one cell of a separator row: " :---: "
 _MD_HEADING_MARK = re.compile(r"\s*#{1,6}(?=\s)")
 _SUB_SUP_TAG = re.compile(r"</?su[bp]>")
 
@@ -81,7 +81,7 @@ def mask_markdown_layout(prose: str) -> str:
         return prose
     s = prose.strip()
     if s.startswith("|") and s.endswith("|"):
-        if _MD_TABLE_SEP.fullmatch(prose):
+        if all(_MD_TABLE_SEP_CELL.fullmatch(c) for c in s[1:-1].split("|")):
             return " " * len(prose)
         return prose.replace("|", " ")
     if s.startswith("#"):

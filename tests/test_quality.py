@@ -549,13 +549,15 @@ def test_clean_config_keys_load_and_override():
 
 
 def _careful_markdown(name: str, url: str) -> str:
-    """The careful (Markdown) text of a real PlanetMath page of tests/data/html."""
+    """trafilatura's Markdown of a real PlanetMath page of tests/data/html, as the careful
+    path's extractor writes it before the careful DOM is prepared (pipeline.html_text no
+    longer feeds it the hidden <sup> elements that make its "<sup>" runs)."""
     import gzip
 
-    from pipeline.html_text import extract_text
+    from pipeline.html_text import _trafilatura
 
     html = gzip.open(Path(__file__).parent / "data" / "html" / name).read().decode()
-    return extract_text(html, url=url, mode="careful", config=load_config(None).extract).text
+    return _trafilatura(html, url)
 
 
 def test_markdown_layout_of_the_careful_text_is_not_prose():
@@ -572,7 +574,9 @@ def test_markdown_layout_of_the_careful_text_is_not_prose():
     heads = [ln for ln in lines if ln.text.startswith("#")]
     sups = [ln for ln in lines if ln.text.rstrip().endswith("</sup>")]
     assert len(rows) >= 10 and sep and heads and sups  # the page's real Markdown
-    assert all("|" not in ln.prose and ln.prose.split() for ln in rows)
+    assert [ln for ln in rows if ln.has_math]  # LaTeXML equation tables, as rows
+    assert all("|" not in ln.prose for ln in rows)
+    assert all(ln.prose.split() for ln in rows if not ln.has_math)
     assert all(not ln.prose.strip() for ln in sep)
     assert all("#" not in ln.prose for ln in heads)
     assert all("<sup>" not in ln.prose and ends_punctuated(ln) for ln in sups)

@@ -156,3 +156,15 @@ def test_shipped_formulas_are_counted_as_the_extractor_counts_them():
     assert "asciimath" in careful.math_markup and count_formulas(careful.text) == 0
     st = make_shard_text({"id": "a", "url": url, "text": fast.text}, CONFIG, html)
     assert st.text is not None and st.formulas == careful.formulas == fast.formulas == 2
+
+
+def test_careful_text_keeps_script_link_words_and_drops_hidden_icon_runs():
+    # PlanetMath's NNexus concept links: <a href="javascript:..">power mean</a> followed by a
+    # hidden <sup> of icon links; trafilatura dropped the words and wrapped the rest of the
+    # paragraph in "<sup>"; LaTeXML's item bullets came out as lines "- •"
+    html = gzip.open(HTML / "planetmath_Mean.html.gz").read().decode()
+    assert html.count('href="javascript:void(0)"') >= 8 and 'style="display: none;"' in html
+    text = extract_text(html, url="https://planetmath.org/mean", mode="careful").text
+    for words in ("generalized mean", "power mean", "Lehmer mean", "Heronian mean"):
+        assert f"- {words}" in text
+    assert "<sup>" not in text and "- •" not in text
