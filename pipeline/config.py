@@ -38,7 +38,8 @@ class ExtractConfig:
     forum_threads: bool = True  # careful path: read forum / Q&A threads post by post
     fast_forum_threads: bool = True  # fast path too, on pages whose URL looks like a thread
     forum_post_min_words: int = 5  # careful path, thread URL, no engine: fast lines put back
-    careful_max_bytes: int = 400_000  # careful path: larger non-thread pages ship the fast text
+    careful_max_bytes: int = 2_000_000  # careful path: larger non-thread pages get the fast text
+    careful_max_inline_tags: int = 10_000  # ... and pages with more <b>/<i>/<em>/.. tags
 
 
 @dataclass(frozen=True)

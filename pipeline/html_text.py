@@ -60,8 +60,8 @@ SOURCES = {
     SOURCE_THREAD: "the posts of a forum / Q&A thread, read by its engine's markup (both paths)",
     f"{SOURCE_CAREFUL}+fast": "trafilatura text plus the fast text's blocks it lacked",
     f"{SOURCE_THREAD}+fast": "thread posts plus formula blocks only the fast text had",
-    SOURCE_FAST_LARGE: "careful path on a non-thread page larger than extract.careful_max_bytes:"
-    " the fast text (trafilatura's time is not linear in the page)",
+    SOURCE_FAST_LARGE: "careful path on a non-thread page past extract.careful_max_bytes or "
+    "careful_max_inline_tags: the fast text (trafilatura's time is not linear in the page)",
 }
 
 
@@ -192,17 +192,36 @@ def prepare_careful_dom(tree: HTMLTree) -> None:
             node.parent.replace_child(tree.create_text_node(node.text), node)
 
 
+# the inline formatting tags trafilatura turns into <hi> runs (and merges pairwise)
+_INLINE_TAG = re.compile(r"<(?:b|strong|i|em|u|s|del|strike|sup|sub|code|tt|kbd|mark)[\s>]", re.I)
+
+
+def too_large_for_careful(html: str, config: ExtractConfig) -> bool:
+    """Whether trafilatura's time on this page is unbounded: more HTML than
+    ``careful_max_bytes`` or more inline formatting tags than ``careful_max_inline_tags`` (it
+    merges adjacent runs in quadratic time). One linear scan, stopped at the bound."""
+    if config.careful_max_bytes and len(html) > config.careful_max_bytes:
+        return True
+    limit = config.careful_max_inline_tags
+    if not limit:
+        return False
+    for n, _ in enumerate(_INLINE_TAG.finditer(html), 1):
+        if n > limit:
+            return True
+    return False
+
+
 def _careful_text(
     tree: HTMLTree, html: str, url: str, res: MathResult, config: ExtractConfig
 ) -> tuple[str, str]:
     """(text, source) of the careful path before the formula merge: the thread's posts when
     an engine's markup says the page is a thread, else trafilatura ``favor_precision``; on a
-    non-thread page past ``config.careful_max_bytes``, ("", SOURCE_FAST_LARGE): the caller
-    uses the fast text."""
+    non-thread page :func:`too_large_for_careful`, ("", SOURCE_FAST_LARGE): the caller uses
+    the fast text."""
     thread = find_thread(tree, url) if config.forum_threads else None
     if thread is not None:
         text, source = thread_text(thread, heading="# "), SOURCE_THREAD
-    elif config.careful_max_bytes and len(html) > config.careful_max_bytes:
+    elif too_large_for_careful(html, config):
         return "", SOURCE_FAST_LARGE
     else:
         prepare_careful_dom(tree)

@@ -15,7 +15,7 @@ import pytest
 from pipeline.clean_boilerplate import line_hash
 from pipeline.clean_chain import clean_document
 from pipeline.config import load_config
-from pipeline.html_text import SOURCE_FAST_LARGE, extract_text
+from pipeline.html_text import _INLINE_TAG, SOURCE_FAST_LARGE, extract_text
 from pipeline.math_text import count_formulas, iter_formulas
 from pipeline.shard_text import make_shard_text
 
@@ -134,6 +134,12 @@ def test_a_page_past_the_careful_bound_gets_its_fast_text_and_says_so():
     # one byte more of bound: trafilatura's text again
     roomy = dataclasses.replace(bounded.extract, careful_max_bytes=len(html))
     assert extract_text(html, url=URL, mode="careful", config=roomy).source.startswith("careful")
+    # the inline-tag bound (trafilatura merges adjacent <b>/<i>.. runs in quadratic time)
+    n_tags = len(_INLINE_TAG.findall(html))
+    assert n_tags >= 10
+    for limit, source in ((n_tags - 1, SOURCE_FAST_LARGE), (n_tags, "careful")):
+        cfg = dataclasses.replace(roomy, careful_max_inline_tags=limit)
+        assert extract_text(html, url=URL, mode="careful", config=cfg).source.startswith(source)
 
 
 def test_a_thread_page_past_the_careful_bound_is_still_read_post_by_post():
