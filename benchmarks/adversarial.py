@@ -162,6 +162,11 @@ TEXT_FAMILIES: dict[str, Family] = {
     "one long word": _text("w"),
     "words": _text("word "),
     "TeX commands": _text("\\frac"),
+    # Markdown of the careful text: emphasis closing a line, table rows, <sup> tags
+    "run of _ before a closing *": _text("_", suffix="x*"),
+    "spaces before a table row": _text(" ", suffix="|---x|"),
+    "table separator cells": _text("|---", "|", "x|"),
+    "unclosed <sup>": _text("<sup>", suffix="</sup"),
 }
 
 

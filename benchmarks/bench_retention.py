@@ -16,7 +16,8 @@ the shard text. Pages are real, nothing synthetic:
   gold text, so "posts kept" is measured on them;
 - fixtures: the pages of tests/data/html (MathJax, MathML, KaTeX, raw TeX...);
 - math seeds (with ``--seeds`` or ``$MATHMINE_BENCH_DATA/math-seeds``): Levin's Discrete
-  Mathematics (PreTeXt HTML) and PlanetMath (LaTeXML HTML), up to ``--max-per-kind`` each.
+  Mathematics (PreTeXt HTML) and PlanetMath (LaTeXML HTML), each split into dev and test by a
+  hash of the file name, up to ``--max-per-kind`` per split.
 
 Prints per kind: pages dropped per stage and rule, formulas in the shard text against the
 formulas the fast path found (sum, and the mean per page of min(1, shipped/fast) with dropped
@@ -35,6 +36,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -132,8 +134,16 @@ def fixture_pages() -> list[Page]:
     return out
 
 
+def seed_split(name: str) -> str:
+    """ "dev" or "test" by a hash of the page's file name (one half each, stable): the
+    retention fixes were tuned on dev pages; test pages are reported apart."""
+    return "dev" if hashlib.sha1(name.encode()).digest()[0] % 2 == 0 else "test"
+
+
 def seed_pages(root: Path, max_per_kind: int) -> list[Page]:
-    """Levin (PreTeXt) and PlanetMath (LaTeXML) HTML pages of the math seeds, evenly spaced."""
+    """Levin (PreTeXt) and PlanetMath (LaTeXML) HTML pages of the math seeds, each split into
+    dev and test by file name hash (:func:`seed_split`), up to ``max_per_kind`` per split,
+    evenly spaced."""
     kinds = {
         "seeds levin": (
             sorted((root / "discrete-math-levin-html").glob("*.html.gz")),
@@ -149,10 +159,12 @@ def seed_pages(root: Path, max_per_kind: int) -> list[Page]:
         ),
     }
     out = []
-    for kind, (files, url_of) in kinds.items():
-        step = max(1, len(files) // max_per_kind) if max_per_kind else 1
-        for p in files[::step][: max_per_kind or None]:
-            out.append(Page(kind, url_of(p), gzip.open(p).read()))
+    for kind, (all_files, url_of) in kinds.items():
+        for split in ("dev", "test"):
+            files = [p for p in all_files if seed_split(p.name) == split]
+            step = max(1, len(files) // max_per_kind) if max_per_kind else 1
+            for p in files[::step][: max_per_kind or None]:
+                out.append(Page(f"{kind} {split}", url_of(p), gzip.open(p).read()))
     return out
 
 
@@ -197,7 +209,7 @@ def run_kind(pages: list[Page], config) -> list[Result]:
     from pipeline.charset import decode_html
     from pipeline.clean_chain import clean_document
     from pipeline.extract import process_record
-    from pipeline.math_text import count_formulas, iter_formulas
+    from pipeline.math_text import iter_formulas
     from pipeline.records import Dropped, RawRecord
 
     step = shard_text_step()
@@ -239,12 +251,21 @@ def run_kind(pages: list[Page], config) -> list[Result]:
         if text is None:
             r.fate = f"export:{reason}"
         else:
-            r.shard_formulas = count_formulas(text)
+            r.shard_formulas = count_shipped(text, doc.get("math_markup"))
             r.shard_chars = len(text)
             r.missing = count_missing(iter_formulas(doc["text"]), iter_formulas(text))
             r.posts_present = sum(post_present(post, text) for post in p.gold_posts)
         final.append(r)
     return final
+
+
+def count_shipped(text: str, markup) -> int:
+    """Formulas of the shipped text counted as the fast path counted them (AsciiMath pages add
+    their `...` formulas); restated for older code without pipeline.shard_text's counter."""
+    from pipeline.math_markup import count_asciimath
+    from pipeline.math_text import count_formulas
+
+    return count_formulas(text) + (count_asciimath(text) if "asciimath" in (markup or ()) else 0)
 
 
 def count_missing(fast: list[str], shipped: list[str]) -> int:
@@ -353,7 +374,9 @@ def print_report(summaries: list[dict], code: str) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", help="math-seeds folder (default: $MATHMINE_BENCH_DATA/math-seeds)")
-    ap.add_argument("--max-per-kind", type=int, default=120, help="seed pages per kind (0 = all)")
+    ap.add_argument(
+        "--max-per-kind", type=int, default=120, help="seed pages per kind and split (0 = all)"
+    )
     ap.add_argument("--kinds", default="", help="comma-separated kinds to run (default: all)")
     ap.add_argument("--json", default="", help="write the figures to this JSON file")
     args = ap.parse_args(argv)

@@ -106,11 +106,32 @@ def is_exercise_prompt(lines: list[Line], i: int) -> bool:
     return t.endswith(":") and i + 1 < len(lines) and lines[i + 1].has_math
 
 
+# Markdown emphasis and the <sub>/<sup> tags the careful text closes a sentence with
+_CLOSING_MARKUP = ("*", "_", ">")
+_CLOSING_TAGS = ("</sup>", "</sub>")
+
+
+def strip_closing_markup(t: str) -> str:
+    """``t`` without the spaces, emphasis marks and </sub>, </sup> tags that end it (one scan
+    from the end: a regex like ``(?:_+|\\s)+$`` backtracks exponentially on a run of "_")."""
+    i = len(t)
+    while i:
+        if t[i - 1].isspace() or t[i - 1] in "*_":
+            i -= 1
+        elif t.endswith(_CLOSING_TAGS, 0, i):
+            i -= len(_CLOSING_TAGS[0])
+        else:
+            break
+    return t[:i]
+
+
 def ends_punctuated(ln: Line) -> bool:
     """A line ends a sentence if it ends in terminal punctuation or in a formula (or is code)."""
     if ln.is_formula or is_code_line(ln):
         return True
     t = ln.text.rstrip()
+    if t.endswith(_CLOSING_MARKUP):  # "... a valid solution.</sup>", "**Proof.**"
+        t = strip_closing_markup(t)
     if t.endswith(TERMINAL_PUNCT):
         return True
     # "... for all $x > 0$" ends with a formula: the sentence ends in math, not in junk

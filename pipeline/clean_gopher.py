@@ -26,7 +26,6 @@ from pipeline.text_norm import Line
 
 STOP_WORDS = frozenset(("the", "be", "to", "of", "and", "that", "have", "with"))  # Gopher's
 BULLETS = ("•", "-", "●", "▪", "◦", "‣", "∙")
-_MD_HEADING = re.compile(r"^#{1,6}\s", re.M)
 # TeX layout outside formulas: \, \; \: \! \\ (and their runs with punctuation: "\,", ".\;")
 _TEX_SPACING = re.compile(r"[.,;:]?(?:\\[,;:! ]|\\\\)+[.,;:]?")
 
@@ -47,7 +46,7 @@ def words_with_formulas(a: Analysed, number_rows: bool = False) -> list[str | No
         if ln.has_math or is_worked_step(ln.prose) or (number_rows and is_number_row(ln)):
             out.append(None)
         else:
-            out.extend(ln.text.split())
+            out.extend(ln.prose.split())  # the text's words, Markdown layout masked
     return out
 
 
@@ -86,8 +85,8 @@ def gopher_quality(text: str, url: str, cfg: CleanConfig, a: Analysed | None = N
             return "gopher_above_avg_word_length"
     prose = "\n".join(ln.prose for ln in a.lines)
     if cfg.max_symbol_word_ratio:
-        # Markdown heading marks are structure, not hashtags
-        hashes = prose.count("#") - sum(len(m.group(0)) - 1 for m in _MD_HEADING.finditer(prose))
+        # Markdown heading marks are structure, not hashtags: Line.prose has them masked
+        hashes = prose.count("#")
         if hashes / max(1, n_words) > cfg.max_symbol_word_ratio:
             return "gopher_too_many_hashes"
         if (prose.count("...") + prose.count("…")) / max(1, n_words) > cfg.max_symbol_word_ratio:

@@ -124,6 +124,24 @@ class ExtractConfig:
         "are shorter)",
         range=">= 0",
     )
+    careful_max_bytes: int = setting(
+        2_000_000,
+        "careful path: a non-thread page larger than this (chars of HTML) gets the fast text as "
+        'its careful text (Extraction.source "fast_large_page", counted in export '
+        "text_source): trafilatura cannot be interrupted by page_timeout_s; the article "
+        "benchmark's real pages reach 1.5 MB (careful 0.05-0.25 s each), 15 of its 181 pages "
+        "pass 400 KB (a 400 KB bound cost 0.006 careful F1)",
+        range=">= 0",
+    )
+    careful_max_inline_tags: int = setting(
+        10_000,
+        "careful path: a non-thread page with more inline formatting tags than this (<b>, <i>, "
+        "<em>, <strong>, <u>, <sub>, <sup>, <code>, ...) gets the fast text too (same source): "
+        "trafilatura merges adjacent formatting runs in quadratic time (benchmarks/adversarial.py "
+        '"adjacent <b>": 1.1 s at 12,500 tags, 5.6 s at 50,000, > 290 s at 200,000); the most '
+        "on any real page we have is 1,626 (a Reddit thread), 156 on the article benchmark",
+        range=">= 0",
+    )
     first_pass: bool = setting(
         True,
         "the first pass (pipeline/prefilter.py): pages whose raw HTML shows no math evidence "

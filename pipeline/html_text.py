@@ -50,6 +50,7 @@ MODES = ("fast", "careful")
 SOURCE_FAST = "fast"
 SOURCE_CAREFUL = "careful"
 SOURCE_THREAD = "thread"
+SOURCE_FAST_LARGE = "fast_large_page"
 # How Extraction.text was made. "+fast": blocks of the fast text were put back into the careful
 # text: formulas it lacked, and on a thread URL no engine's markup matched, posts (a careful
 # text that needed none has no suffix).
@@ -59,6 +60,8 @@ SOURCES = {
     SOURCE_THREAD: "the posts of a forum / Q&A thread, read by its engine's markup (both paths)",
     f"{SOURCE_CAREFUL}+fast": "trafilatura text plus the fast text's blocks it lacked",
     f"{SOURCE_THREAD}+fast": "thread posts plus formula blocks only the fast text had",
+    SOURCE_FAST_LARGE: "careful path on a non-thread page past extract.careful_max_bytes or "
+    "careful_max_inline_tags: the fast text (trafilatura's time is not linear in the page)",
 }
 
 
@@ -127,15 +130,101 @@ def _trafilatura(html: str, url: str) -> str:
     return text or ""
 
 
+# LaTeXML lays out every displayed equation as a table (padding cell, formula cells, equation
+# number); trafilatura writes it as a Markdown row "|  | $$..$$ |  | (1) |", which reads as a
+# table of symbols, not as a displayed formula (PlanetMath, arXiv-style pages)
+EQUATION_TABLES = "table.ltx_eqn_table"
+
+
+def flatten_equation_tables(tree: HTMLTree) -> int:
+    """Replace each LaTeXML equation table by one ``<p>`` per row holding the row's cells
+    (formulas, the words between them, the equation number) joined by spaces, as the fast
+    path's text reads them; returns how many tables were replaced."""
+    n = 0
+    for table in _nodes(tree, EQUATION_TABLES):
+        parent = table.parent
+        if parent is None:  # inside an equation table already replaced
+            continue
+        block = tree.create_element("div")
+        for row in table.query_selector_all("tr"):
+            cells = [" ".join(c.text.split()) for c in row.query_selector_all("td, th")]
+            line = " ".join(c for c in cells if c)
+            if line:
+                p = tree.create_element("p")
+                p.append_child(tree.create_text_node(line))
+                block.append_child(p)
+        parent.replace_child(block, table)
+        n += 1
+    return n
+
+
+# Inline-hidden elements with no text: PlanetMath's NNexus concept links end in
+# <sup style="display: none"> of icon links, which trafilatura writes as "<sup>" wrapped around
+# the rest of the paragraph. Only textless ones: a hidden element with words may be a solution
+# a page reveals on click.
+_HIDDEN = '[style*="display: none"], [style*="display:none"]'
+# LaTeXML's bullet of an itemize item ("•" in its own span): Markdown's "- " already marks the
+# item, and trafilatura puts the bullet on lines of its own ("- •")
+_ITEM_BULLETS = "span.ltx_tag_itemize"
+# A link that runs a script is not a link: trafilatura drops it with its words (NNexus concept
+# links: "generalized mean", "power mean" vanish from a list of means)
+_SCRIPT_LINKS = 'a[href^="javascript:"]'
+
+
+def _nodes(tree: HTMLTree, selector: str) -> tuple:
+    found = tree.document.query_selector_all(selector)
+    return found[0 : len(found)]  # one tuple: iterating the collection itself is quadratic
+
+
+def prepare_careful_dom(tree: HTMLTree) -> None:
+    """Layout that trafilatura's Markdown misreads, rewritten before it runs (careful path,
+    non-thread pages): equation tables as lines, textless hidden elements and item bullets
+    removed, script links as their words."""
+    flatten_equation_tables(tree)
+    for node in _nodes(tree, _HIDDEN):
+        if node.parent is not None and not node.text.strip():
+            node.parent.remove_child(node)
+    for node in _nodes(tree, _ITEM_BULLETS):
+        if node.parent is not None:
+            node.parent.remove_child(node)
+    for node in _nodes(tree, _SCRIPT_LINKS):
+        if node.parent is not None:
+            node.parent.replace_child(tree.create_text_node(node.text), node)
+
+
+# the inline formatting tags trafilatura turns into <hi> runs (and merges pairwise)
+_INLINE_TAG = re.compile(r"<(?:b|strong|i|em|u|s|del|strike|sup|sub|code|tt|kbd|mark)[\s>]", re.I)
+
+
+def too_large_for_careful(html: str, config: ExtractConfig) -> bool:
+    """Whether trafilatura's time on this page is unbounded: more HTML than
+    ``careful_max_bytes`` or more inline formatting tags than ``careful_max_inline_tags`` (it
+    merges adjacent runs in quadratic time). One linear scan, stopped at the bound."""
+    if config.careful_max_bytes and len(html) > config.careful_max_bytes:
+        return True
+    limit = config.careful_max_inline_tags
+    if not limit:
+        return False
+    for n, _ in enumerate(_INLINE_TAG.finditer(html), 1):
+        if n > limit:
+            return True
+    return False
+
+
 def _careful_text(
-    tree: HTMLTree, url: str, res: MathResult, config: ExtractConfig
+    tree: HTMLTree, html: str, url: str, res: MathResult, config: ExtractConfig
 ) -> tuple[str, str]:
     """(text, source) of the careful path before the formula merge: the thread's posts when
-    an engine's markup says the page is a thread, else trafilatura ``favor_precision``."""
+    an engine's markup says the page is a thread, else trafilatura ``favor_precision``; on a
+    non-thread page :func:`too_large_for_careful`, ("", SOURCE_FAST_LARGE): the caller uses
+    the fast text."""
     thread = find_thread(tree, url) if config.forum_threads else None
     if thread is not None:
         text, source = thread_text(thread, heading="# "), SOURCE_THREAD
+    elif too_large_for_careful(html, config):
+        return "", SOURCE_FAST_LARGE
     else:
+        prepare_careful_dom(tree)
         # after the markup pass: its placeholders carry no '$', so only the page's own raw TeX
         # (StackExchange, pandoc, hand-written $..$) is matched here
         serialized = protect_raw_tex(tree.document.html, res)
@@ -394,13 +483,17 @@ def extract_text(
     if mode == "fast":
         text, source = _fast_text(tree, url, config)
     else:
-        text, source = _careful_text(tree, url, res, config)
+        text, source = _careful_text(tree, html, url, res, config)
         # the fast text itself (a second parse: with placeholder words in the DOM, resiliparse
         # judges short blocks differently and would not be the fast text)
         fast = None
         if not (deadline and time.monotonic() > deadline):
             fast = _parse(html, url, config, deadline, protect=False)
-        if fast is not None and not isinstance(fast, Dropped):
+        if source == SOURCE_FAST_LARGE:
+            if fast is None or isinstance(fast, Dropped):
+                return fast or Dropped(TIMEOUT, url, detail=f"{mode} extraction")
+            text = _fast_text(fast[0], url, config)[0]
+        elif fast is not None and not isinstance(fast, Dropped):
             # on a thread-like URL that no engine's markup matched, trafilatura drops posts:
             # put back the fast text's long lines it lacks (per-post chrome lines are short)
             prose = 0

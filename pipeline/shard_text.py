@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from pipeline.clean_chain import Decision, clean_document
 from pipeline.config import Config
+from pipeline.math_markup import count_asciimath
 from pipeline.math_text import count_formulas
 
 FAST_FALLBACK = "fast_fallback:"
@@ -71,10 +72,19 @@ def careful_extraction(html: str, url: str, config: Config):
     return ext, None
 
 
+def count_text_formulas(text: str, markup=()) -> int:
+    """Formulas of a page's text as the extractor counts them (``Extraction.formulas``): TeX
+    formulas, plus `...` formulas on an AsciiMath page (``"asciimath"`` in ``markup``)."""
+    return count_formulas(text) + (count_asciimath(text) if "asciimath" in (markup or ()) else 0)
+
+
 def judge_text(
-    row: dict, text: str, source: str, config: Config, boilerplate_hashes=None
+    row: dict, text: str, source: str, config: Config, boilerplate_hashes=None, markup=None
 ) -> ShardText:
-    """Run the cleaning chain on ``text`` (the careful or fallback text of ``row``)."""
+    """Run the cleaning chain on ``text`` (the careful or fallback text of ``row``);
+    ``markup``: the math markup kinds of the extraction that made ``text`` (default: the
+    row's ``math_markup``), for counting its formulas as the extractor does."""
+    markup = row.get("math_markup") if markup is None else markup
     doc = {
         "id": row.get("id") or "",
         "url": row.get("url") or "",
@@ -87,8 +97,8 @@ def judge_text(
         shipped,
         source,
         dec,
-        count_formulas(text),
-        count_formulas(shipped) if shipped is not None else 0,
+        count_text_formulas(text, markup),
+        count_text_formulas(shipped, markup) if shipped is not None else 0,
     )
 
 
@@ -109,7 +119,9 @@ def make_shard_text(
     if fallback is None and html is not None:
         ext, fallback = careful_extraction(html, row.get("url") or "", config)
         if ext is not None:
-            return judge_text(row, ext.text, careful_source(ext), config, boilerplate_hashes)
+            return judge_text(
+                row, ext.text, careful_source(ext), config, boilerplate_hashes, ext.math_markup
+            )
     fast = row.get("text") or ""
     source = FAST if fallback == FAST else FAST_FALLBACK + (fallback or REREAD_FAILED)
     return judge_text(row, fast, source, config, boilerplate_hashes)

@@ -61,14 +61,45 @@ def split_lines(text: str, spans: list[tuple[int, int]] | None = None) -> list[L
     return lines
 
 
+# Markdown layout of the careful text (trafilatura's Markdown): a table row's cell pipes, a
+# table's separator row, a heading's marks, and the <sub>/<sup> tags it writes for HTML's (a
+# PlanetMath page wraps whole sentences in a stray <sup>). Layout, not words: the prose rules
+# would count each pipe as a non-alphabetic word (a PlanetMath page's 12-row metadata table is
+# 37 of them), each "######" as hashtags, and a sentence ending "...</sup>" as unpunctuated.
+_MD_TABLE_SEP_CELL = re.compile(r"\s*:?-{3,}:?\s*")  # one cell of a separator row: " :---: "
+_MD_HEADING_MARK = re.compile(r"\s*#{1,6}(?=\s)")
+_SUB_SUP_TAG = re.compile(r"</?su[bp]>")
+
+
+def mask_markdown_layout(prose: str) -> str:
+    """``prose`` with Markdown table pipes, table separator rows, heading marks and
+    ``<sub>``/``<sup>`` tags as spaces (same length); other text unchanged."""
+    if "<su" in prose or "</su" in prose:
+        prose = _SUB_SUP_TAG.sub(lambda m: " " * len(m.group(0)), prose)
+    s = prose.lstrip()[:1]
+    if s not in ("|", "#"):
+        return prose
+    s = prose.strip()
+    if s.startswith("|") and s.endswith("|"):
+        if all(_MD_TABLE_SEP_CELL.fullmatch(c) for c in s[1:-1].split("|")):
+            return " " * len(prose)
+        return prose.replace("|", " ")
+    if s.startswith("#"):
+        m = _MD_HEADING_MARK.match(prose)
+        if m:
+            return " " * m.end() + prose[m.end() :]
+    return prose
+
+
 def _make_line(text: str, s: int, e: int, spans: list[tuple[int, int]]) -> Line:
-    """The line text[s:e]; ``spans`` are the formulas inside it (absolute positions)."""
+    """The line text[s:e]; ``spans`` are the formulas inside it (absolute positions). Its prose
+    has formulas and Markdown layout masked."""
     t = text[s:e]
     if not spans:
-        return Line(t, False, False, t)
+        return Line(t, False, False, mask_markdown_layout(t))
     inner = [(a - s, b - s) for a, b in spans]
-    prose = mask_math(t, inner, fill=" ")
-    tail = t[inner[-1][1] :]
+    prose = mask_markdown_layout(mask_math(t, inner, fill=" "))
+    tail = prose[inner[-1][1] :]
     ends = not tail.strip(" \t.,;:!?)]")
     return Line(t, True, bool(_FORMULA_LINE_REST.match(prose)), prose, ends)
 
