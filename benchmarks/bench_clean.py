@@ -111,13 +111,18 @@ def forum_pages(split: str) -> list[dict]:
 
 
 def extract_docs(pages: list[dict], cfg=None) -> tuple[list[dict], Counter]:
-    """Pages through the extract stage (``cfg``: a Config, default the defaults): (docs as
-    clean sees them, extract drops by reason)."""
+    """Pages through the extract stage (``cfg``: a Config, default the defaults; the first
+    pass off): (docs as clean sees them, extract drops by reason)."""
+    import dataclasses
+
     from pipeline.config import Config
     from pipeline.extract import process_record
     from pipeline.records import RawRecord
 
     cfg = cfg or Config()
+    # every page reaches the rules: the first pass (pipeline/prefilter.py) would rule most of
+    # these non-math pages out before clean, and what is measured here is the rules
+    cfg = dataclasses.replace(cfg, extract=dataclasses.replace(cfg.extract, first_pass=False))
     docs, dropped = [], Counter()
     for page in pages:
         url = page.get("url") or "https://unknown.invalid/"
