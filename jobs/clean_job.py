@@ -255,22 +255,16 @@ def run_clean(spark, run: RunFolder, config: Config) -> dict:
 
 
 def add_arguments(p) -> None:
-    from jobs.cli import add_config_arguments
-
     p.add_argument("--run", metavar="DIR", required=True, help="run folder with docs/")
-    add_config_arguments(p)
 
 
 def main(args) -> int:
     import json
 
-    from jobs.input_checks import check_run_input
+    from jobs.input_checks import open_run
     from jobs.session import get_spark
-    from pipeline.config import load_config
 
-    config = load_config(args.config, args.overrides)
-    run = RunFolder(args.run, config.io)
-    check_run_input(run, STAGE)  # before Spark: a wrong table is one line, not stack traces
+    config, run = open_run(args, STAGE)
     spark = get_spark(config.spark, app_name="mathmine-clean")
     stats = run_clean(spark, run, config)
     run.mark_done(STAGE, stats)

@@ -1,5 +1,7 @@
 """The ``mathmine`` command line. Each subcommand lives in its own ``jobs/*`` module that
-exposes ``add_arguments(parser)`` and ``main(args) -> int``; this file only dispatches.
+exposes ``add_arguments(parser)`` and ``main(args) -> int``; this file only dispatches, and
+gives every subcommand ``--config``/``--set`` after its own arguments (a module that sets
+``CONFIG_ON_SUBPARSERS`` adds them to its own subcommands' parsers instead).
 
 Errors the user can fix (:class:`pipeline.errors.UserError`) print one line and exit 2; a stage
 whose every input failed (:class:`pipeline.errors.StageFailed`) prints one line and exits 1.
@@ -63,6 +65,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         mod.add_arguments(p)
+        if not getattr(mod, "CONFIG_ON_SUBPARSERS", False):
+            add_config_arguments(p)
         p.set_defaults(_module=mod)
     return parser
 

@@ -506,8 +506,6 @@ def run_dedup(spark, run: RunFolder, config: Config) -> dict:
 
 
 def add_arguments(p) -> None:
-    from jobs.cli import add_config_arguments
-
     p.add_argument("--input", metavar="DOCS", help="Parquet file or folder with id and text")
     p.add_argument("--out", metavar="DIR", help="writes DIR/dedup/ and DIR/dedup_report.json")
     p.add_argument(
@@ -515,7 +513,6 @@ def add_arguments(p) -> None:
         action="store_true",
         help="print the LSH bands x rows and the S-curve for the config, then exit",
     )
-    add_config_arguments(p)
 
 
 def format_plan(cfg: DedupConfig) -> str:

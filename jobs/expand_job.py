@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 from jobs.run_folder import RunFolder, write_in_batches
 from pipeline.cc_index import CRAWL_RE, IndexFilter, Target
-from pipeline.config import Config, IOConfig, load_config
+from pipeline.config import Config, IOConfig
 from pipeline.errors import UserError
 from pipeline.expand import FetchTask, Hit, index_filter
 from pipeline.records import StageStats
@@ -547,8 +547,6 @@ def record_stats(run: RunFolder, iteration: int, query: dict, added: bool) -> di
 
 
 def add_arguments(p) -> None:
-    from jobs.cli import add_config_arguments
-
     p.add_argument("--run", required=True, metavar="DIR", help="the run folder to expand")
     p.add_argument(
         "--crawl",
@@ -583,14 +581,13 @@ def add_arguments(p) -> None:
         action="store_true",
         help="read the index and print the query, the hits and the ranged reads; fetch nothing",
     )
-    add_config_arguments(p)
 
 
 def main(args) -> int:
+    from jobs.input_checks import open_run
     from jobs.session import get_spark
 
-    config = load_config(args.config, args.overrides)
-    run = RunFolder(args.run, config.io)
+    config, run = open_run(args)
     if run.read_run() is None:
         raise UserError(f"{run.location!r} is not a mathmine run folder; pass one with --run")
     if args.max_pages is not None and args.max_pages < 0:

@@ -318,23 +318,19 @@ def format_explanation(e: dict[str, Any]) -> str:
 
 
 def add_arguments(p) -> None:
-    from jobs.cli import add_config_arguments
-
     p.add_argument("target", metavar="URL_OR_ID", help="a document id or its exact URL")
     p.add_argument("--run", metavar="DIR", required=True, help="the run folder")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    add_config_arguments(p)
 
 
 def main(args) -> int:
-    from jobs.input_checks import check_run_input
+    from jobs.input_checks import check_run_input, open_run
 
-    run = RunFolder(args.run, load_config(args.config, args.overrides).io)
+    config, run = open_run(args)
     if not run.exists():
         raise UserError(f"run folder {run.location!r} does not exist; pass --run DIR")
     check_run_input(run, "explain")
     cfg = clean_config_for(run, args)
-    config = load_config(args.config, args.overrides)
     explanations = [explain_doc(run, d, cfg, config) for d in find_docs(run, args.target)]
     if args.json:
         print(json.dumps(explanations if len(explanations) > 1 else explanations[0], default=str))

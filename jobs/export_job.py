@@ -44,7 +44,7 @@ from typing import Any
 import pipeline
 from jobs.clean_job import BOILERPLATE
 from jobs.run_folder import RunFolder, write_in_batches
-from pipeline.config import Config, ExportConfig, IOConfig, load_config
+from pipeline.config import Config, ExportConfig, IOConfig
 from pipeline.errors import UserError
 from pipeline.records import StageStats
 
@@ -560,19 +560,15 @@ def text_source_stats(d: dict) -> dict:
 
 
 def add_arguments(p) -> None:
-    from jobs.cli import add_config_arguments
-
     p.add_argument("--run", required=True, metavar="DIR", help="the run folder to export")
     p.add_argument("--force", action="store_true", help="export again even if already done")
-    add_config_arguments(p)
 
 
 def main(args) -> int:
-    from jobs.input_checks import check_run_input
+    from jobs.input_checks import check_run_input, open_run
     from jobs.session import get_spark
 
-    config = load_config(args.config, args.overrides)
-    run = RunFolder(args.run, config.io)
+    config, run = open_run(args)
     if run.read_run() is None and not run.exists("docs"):
         raise UserError(f"{run.location!r} is not a run folder (no run.json or docs/)")
     check_run_input(run, STAGE, INPUT_COLUMNS)  # before Spark: one line, not stack traces

@@ -171,12 +171,10 @@ def first_failure(inputs: list[str], config: Config, max_records: int = 10_000) 
 
 
 def add_arguments(p) -> None:
-    from jobs.cli import add_config_arguments
     from jobs.inputs import add_input_arguments
 
     add_input_arguments(p)
     p.add_argument("--out", required=True, metavar="DIR", help="run folder to write docs/ into")
-    add_config_arguments(p)
 
 
 def main(args) -> int:

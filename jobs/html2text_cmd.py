@@ -19,8 +19,6 @@ from pathlib import Path
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from jobs.cli import add_config_arguments
-
     p.add_argument("files", nargs="+", metavar="FILE", help=".html or .html.gz files")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
@@ -48,7 +46,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="the page's URL (helps boilerplate removal; the fast path reads threads only on "
         "thread-like URLs)",
     )
-    add_config_arguments(p)
 
 
 def read_html_file(path: str, max_bytes: int = 0) -> bytes:

@@ -190,6 +190,19 @@ def check_run_input(run: RunFolder, stage: str, text_columns: Iterable[str] = DO
         )
 
 
+def open_run(args, stage: str = ""):
+    """The config (``--config``/``--set``) and ``--run`` folder of a stage command; with
+    ``stage``, the tables it reads checked before Spark starts (a wrong table is one line, not
+    stack traces)."""
+    from pipeline.config import load_config
+
+    config = load_config(args.config, args.overrides)
+    run = RunFolder(args.run, config.io)
+    if stage:
+        check_run_input(run, stage)
+    return config, run
+
+
 def check_dedup_input(uri: str, previous_runs: Iterable[str], io_cfg=None) -> None:
     """``mathmine dedup --input``: a docs table; and the earlier runs it dedups against."""
     check_parquet_table(

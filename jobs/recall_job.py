@@ -14,7 +14,7 @@ import uuid
 
 from classifiers.features import MAX_WORDS, SCAN_FACTOR
 from jobs.run_folder import RunFolder
-from pipeline.config import Config, load_config
+from pipeline.config import Config
 from pipeline.records import SOURCE_EXPAND, StageStats
 
 STAGE = "recall"
@@ -387,8 +387,6 @@ def run_recall(
 
 
 def add_arguments(p) -> None:
-    from jobs.cli import add_config_arguments
-
     p.add_argument("--run", required=True, metavar="DIR", help="run folder (with docs/)")
     p.add_argument(
         "--seeds",
@@ -403,17 +401,14 @@ def add_arguments(p) -> None:
         metavar="FILE",
         help="reviewed url_paths.tsv (accepted column) or a list of host/path prefixes",
     )
-    add_config_arguments(p)
 
 
 def main(args) -> int:
-    from jobs.input_checks import check_run_input
+    from jobs.input_checks import open_run
     from jobs.progress import say
     from jobs.session import get_spark
 
-    config = load_config(args.config, args.overrides)
-    run = RunFolder(args.run, config.io)
-    check_run_input(run, STAGE)  # before Spark: a wrong table is one line, not stack traces
+    config, run = open_run(args, STAGE)
     spark = get_spark(config.spark)
     stats = run_recall(
         spark,

@@ -88,7 +88,6 @@ def summary_lines(run: RunFolder, results: dict) -> list[str]:
 
 
 def add_arguments(p) -> None:
-    from jobs.cli import add_config_arguments
     from jobs.inputs import add_input_arguments
 
     add_input_arguments(p)
@@ -102,7 +101,6 @@ def add_arguments(p) -> None:
         "--master",
         help="Spark master, e.g. local[4] or spark://host:7077 (same as --set spark.master=...)",
     )
-    add_config_arguments(p)
 
 
 def execute(

@@ -15,8 +15,6 @@ SAMPLE_WARC = Path(__file__).resolve().parent.parent / "sample" / "sample.warc.g
 
 
 def add_arguments(p) -> None:
-    from jobs.cli import add_config_arguments
-
     p.add_argument(
         "warcs",
         nargs="*",
@@ -31,7 +29,6 @@ def add_arguments(p) -> None:
         action="store_true",
         help="delete --out first if it is a sample run folder, and start over",
     )
-    add_config_arguments(p)
 
 
 def main(args) -> int:

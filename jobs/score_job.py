@@ -7,7 +7,7 @@ Scoring never touches the docs table; the scores are their own table (default
 from __future__ import annotations
 
 from jobs.run_folder import RunFolder
-from pipeline.config import Config, load_config
+from pipeline.config import Config
 from pipeline.errors import UserError
 
 
@@ -72,8 +72,6 @@ def _score(spark, run: RunFolder, config: Config, model_path: str, out: str) -> 
 
 
 def add_arguments(p) -> None:
-    from jobs.cli import add_config_arguments
-
     p.add_argument("--run", required=True, metavar="DIR", help="run folder (with docs/)")
     p.add_argument("--model", required=True, metavar="PATH", help="fastText model.bin")
     p.add_argument(
@@ -82,18 +80,15 @@ def add_arguments(p) -> None:
         metavar="TABLE",
         help="output Parquet folder (default: RUN/scores/manual)",
     )
-    add_config_arguments(p)
 
 
 def main(args) -> int:
     import json
 
-    from jobs.input_checks import check_fasttext_model, check_run_input
+    from jobs.input_checks import check_fasttext_model, open_run
     from jobs.session import get_spark
 
-    config = load_config(args.config, args.overrides)
-    run = RunFolder(args.run, config.io)
-    check_run_input(run, "score")  # before Spark: a wrong table is one line, not stack traces
+    config, run = open_run(args, "score")
     check_fasttext_model(args.model)
     spark = get_spark(config.spark)
     print(json.dumps(run_score(spark, run, config, args.model, args.out)))

@@ -14,6 +14,10 @@ import os
 import sys
 import tempfile
 
+# --config/--set go on each cloud's parser (after ``emr``/``dataproc`` on the command line), not
+# on ``submit``'s: a value given before the cloud's name would be overwritten by its default
+CONFIG_ON_SUBPARSERS = True
+
 
 def add_arguments(p) -> None:
     from jobs.cli import add_config_arguments

@@ -30,12 +30,11 @@ pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.spark]
 REPO = Path(__file__).resolve().parent.parent
 
 DRIVER = """
-import argparse, json, sys
+import json, sys
 from jobs import dedup_job
+from jobs.cli import build_parser
 
-p = argparse.ArgumentParser()
-dedup_job.add_arguments(p)
-args = p.parse_args(sys.argv[1:])
+args = build_parser("dedup").parse_args(["dedup", *sys.argv[1:]])
 rc = dedup_job.main(args)
 from pyspark.sql import SparkSession
 
