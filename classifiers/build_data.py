@@ -104,17 +104,17 @@ def _tex_body(src: str) -> str:
     return _TEX_COMMENT.sub("", src)
 
 
+def _row(key: str, text: str, url: str, source: str) -> tuple[str, dict]:
+    """(document key, row): the key is what the dev/test split groups by."""
+    return key, {"text": text, "url": url, "source": source}
+
+
 def _rows_planetmath(root: Path):
     for f in sorted((root / "math-seeds/planetmath").glob("*/*.tex.gz")):
         body = _tex_body(gzip.open(f, "rt", errors="replace").read())
         name = f.name.removesuffix(".tex.gz")
-        yield (
-            name,
-            {
-                "text": body,
-                "url": f"https://planetmath.org/{name.split('-', 2)[-1].lower()}",
-                "source": "planetmath",
-            },
+        yield _row(
+            name, body, f"https://planetmath.org/{name.split('-', 2)[-1].lower()}", "planetmath"
         )
 
 
@@ -123,14 +123,7 @@ def _rows_cpalgo(root: Path):
         text = gzip.open(f, "rt", errors="replace").read()
         text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)
         rel = f"{f.parent.name}/{f.name.removesuffix('.md.gz')}"
-        yield (
-            rel,
-            {
-                "text": text,
-                "url": f"https://cp-algorithms.com/{rel}.html",
-                "source": "cp-algorithms",
-            },
-        )
+        yield _row(rel, text, f"https://cp-algorithms.com/{rel}.html", "cp-algorithms")
 
 
 def _rows_stackmathqa(root: Path):
@@ -139,10 +132,7 @@ def _rows_stackmathqa(root: Path):
         r = json.loads(line)
         url = r["meta"]["url"]
         q = url.split("/questions/")[-1].split("/")[0] if "/questions/" in url else url
-        yield (
-            f"smqa-{url.split('/')[2]}-{q}",
-            {"text": f"{r['Q']}\n\n{r['A']}", "url": url, "source": "stackmathqa"},
-        )
+        yield _row(f"smqa-{url.split('/')[2]}-{q}", f"{r['Q']}\n\n{r['A']}", url, "stackmathqa")
 
 
 def _rows_texbook(root: Path, folder: str, site: str):
@@ -151,10 +141,7 @@ def _rows_texbook(root: Path, folder: str, site: str):
         chapter = f.name.removesuffix(".tex.gz")
         for i, part in enumerate(p for p in _TEX_SECTION.split(body) if len(p.split()) > 80):
             # key on the chapter: all sections of a chapter land on the same side of the split
-            yield (
-                f"{folder}-{chapter}",
-                {"text": part, "url": f"https://{site}/{chapter}#s{i}", "source": folder},
-            )
+            yield _row(f"{folder}-{chapter}", part, f"https://{site}/{chapter}#s{i}", folder)
 
 
 _CNXML = "{http://cnx.rice.edu/cnxml}"
@@ -218,14 +205,7 @@ def _rows_openstax(root: Path):
             m.tail = tail
         paras = _cnxml_blocks(tree)
         mod = f.parent.name
-        yield (
-            mod,
-            {
-                "text": "\n".join(paras),
-                "url": f"https://openstax.org/modules/{mod}",
-                "source": "openstax",
-            },
-        )
+        yield _row(mod, "\n".join(paras), f"https://openstax.org/modules/{mod}", "openstax")
 
 
 def _rows_gsm8k(root: Path, limit: int):
@@ -233,14 +213,7 @@ def _rows_gsm8k(root: Path, limit: int):
         if i >= limit:
             break
         r = json.loads(line)
-        yield (
-            f"gsm8k-{i}",
-            {
-                "text": f"{r['question']}\n{r['answer']}",
-                "url": f"gsm8k://train/{i}",
-                "source": "gsm8k",
-            },
-        )
+        yield _row(f"gsm8k-{i}", f"{r['question']}\n{r['answer']}", f"gsm8k://train/{i}", "gsm8k")
 
 
 def _html_text(html: bytes) -> str:
@@ -259,41 +232,34 @@ def _rows_nonmath(root: Path):
         cols = line.split("\t")
         f, kind, site = cols[0], cols[3], cols[4]
         text = _html_text(gzip.open(base / f).read())
-        yield (
+        yield _row(
             f,
-            {
-                "text": text,
-                "url": f"https://{site}/{Path(f).name.removesuffix('.html.gz')}",
-                "source": f"nonmath-pages/{kind}",
-            },
+            text,
+            f"https://{site}/{Path(f).name.removesuffix('.html.gz')}",
+            f"nonmath-pages/{kind}",
         )
 
 
 def _rows_news(root: Path):
     gt = json.load(gzip.open(root / "article-extraction-benchmark/ground-truth.json.gz"))
     for key, r in sorted(gt.items()):
-        yield (
+        yield _row(
             f"aeb-{key}",
-            {
-                "text": r["articleBody"],
-                "url": r.get("url") or f"aeb://{key}",
-                "source": "article-extraction-benchmark",
-            },
+            r["articleBody"],
+            r.get("url") or f"aeb://{key}",
+            "article-extraction-benchmark",
         )
     rb = root / "readability-test-pages"
     for d in sorted(p for p in rb.iterdir() if p.is_dir()):
         if d.name in ("mathjax", "wikipedia-3", "quanta-1"):
             continue  # the math pages of the set: in the sample WARC or of ambiguous label
         text = _html_text(gzip.open(d / "source.html.gz").read())
-        yield (
-            f"rb-{d.name}",
-            {"text": text, "url": f"readability://{d.name}", "source": "readability-test-pages"},
-        )
+        yield _row(f"rb-{d.name}", text, f"readability://{d.name}", "readability-test-pages")
     for name in ("cc_en_head-0091.jsonl.gz", "cc_en_head-0174.jsonl.gz"):
         for line in gzip.open(root / "dolma-cc-text" / name, "rt"):
             r = json.loads(line)
             url = r.get("metadata", {}).get("url") or f"dolma://{r['id']}"
-            yield f"dolma-{r['id']}", {"text": r["text"], "url": url, "source": "dolma-cc-text"}
+            yield _row(f"dolma-{r['id']}", r["text"], url, "dolma-cc-text")
 
 
 def _rows_forums(root: Path):
@@ -303,10 +269,7 @@ def _rows_forums(root: Path):
         part, fid = f.parts[-3], f.name.split(".")[0]
         truth = json.load(gzip.open(base / part / "ground-truth" / f"{fid}.json.gz"))
         text = _html_text(gzip.open(f).read())
-        yield (
-            f"wcxb-{truth['url']}",
-            {"text": text, "url": truth["url"], "source": "forum-pages/wcxb"},
-        )
+        yield _row(f"wcxb-{truth['url']}", text, truth["url"], "forum-pages/wcxb")
 
 
 def _sample_keys(manifest: Path) -> set[str]:

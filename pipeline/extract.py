@@ -151,17 +151,11 @@ def add_signatures(docs: list[dict], config: Config) -> None:
         d["minhash_key"] = key
 
 
-def process_or_drop(
-    rec: RawRecord,
-    config: Config,
-    timer: StepTimer | None = None,
-    source: str = R.SOURCE_CRAWL,
-    signature: bool = True,
-) -> dict | Dropped:
-    """:func:`process_record`, with any exception a ``bad_record``: one bad record must never
-    cost a WARC (or a fetch task)."""
+def process_or_drop(rec: RawRecord, config: Config, *args, **kwargs) -> dict | Dropped:
+    """:func:`process_record` (with its arguments), with any exception a ``bad_record``: one bad
+    record must never cost a WARC (or a fetch task)."""
     try:
-        return process_record(rec, config, timer, source, signature)
+        return process_record(rec, config, *args, **kwargs)
     except Exception as e:  # noqa: BLE001 - counted with its reason, never raised
         return Dropped(R.BAD_RECORD, rec.url, rec.warc_offset, f"{type(e).__name__}: {e}")
 

@@ -220,31 +220,23 @@ def test_reliability_table_through_spark(spark, tmp_path, hostile, broken, capsy
     assert by["cc_whirlwind.warc.gz"]["read"] == 4
 
 
+def _table_row(name: str, read: int, dropped: int) -> dict:
+    """A row of 5 records in, 2 kept, ``dropped`` dropped for reason x."""
+    return {
+        "input": name,
+        "bytes": 10,
+        "records_in": 5,
+        "read": read,
+        "kept": 2,
+        "dropped": {"x": dropped},
+        "lost": R.lost_of({"kept": 2, "dropped": {"x": dropped}}, 5),
+        "seconds": 0.1,
+        "peak_rss_mb": 50,
+    }
+
+
 def test_table_formatting_counts_lost():
-    rows = [
-        {
-            "input": "a",
-            "bytes": 10,
-            "records_in": 5,
-            "read": 5,
-            "kept": 2,
-            "dropped": {"x": 3},
-            "lost": R.lost_of({"kept": 2, "dropped": {"x": 3}}, 5),
-            "seconds": 0.1,
-            "peak_rss_mb": 50,
-        },
-        {
-            "input": "b",
-            "bytes": 10,
-            "records_in": 5,
-            "read": 4,
-            "kept": 2,
-            "dropped": {"x": 2},
-            "lost": R.lost_of({"kept": 2, "dropped": {"x": 2}}, 5),
-            "seconds": 0.1,
-            "peak_rss_mb": 50,
-        },
-    ]
+    rows = [_table_row("a", read=5, dropped=3), _table_row("b", read=4, dropped=2)]
     table = R.format_table(rows)
     assert rows[0]["lost"] == 0 and rows[1]["lost"] == 1
     assert "x 3" in table and len(table.splitlines()) == 4
