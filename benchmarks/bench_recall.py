@@ -8,6 +8,12 @@ collections the training rows come from / from whole unseen collections. Without
 one on the bundled seeds and negatives with the config (no crawl negatives: `make sample`'s
 metrics.json has the loop's figures).
 
+Sample pages: the share of the WARC's pages scoring >= ``recall.threshold`` by their kind in
+``sample/manifest.tsv`` (the default WARC's): Levin's Discrete Mathematics (MathJax ``\\(..\\)``,
+no page of it in any training or held-out row), the other math pages, the non-math pages. A dev
+figure: the Levin pages were looked at when the classifier's formula delimiters were chosen
+(classifiers/features.py).
+
 Cost: extracts the WARC with the pipeline's own extract_warc (timed), then scores every kept doc
 with MathScorer (timed), alternating the two ``--repeat`` times so machine load hits both alike.
 Prints ms per HTML page and per kept doc for each, and the ratio (issue 5 target: scoring < 10%
@@ -44,6 +50,33 @@ def time_score(scorer, docs: list[dict]) -> float:
     for d in docs:
         scorer.score(d["text"], d.get("formulas") or 0, d.get("math_markup") or ())
     return time.perf_counter() - t
+
+
+def sample_kinds(warc: Path) -> dict[str, str]:
+    """url -> levin / math / nonmath from the manifest next to ``warc`` ({} if none)."""
+    import csv
+
+    manifest = warc.parent / "manifest.tsv"
+    if not manifest.exists():
+        return {}
+    with open(manifest) as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    return {
+        r["url"]: "levin" if "levin" in r["source"] and r["kind"] == "math" else r["kind"]
+        for r in rows
+    }
+
+
+def sample_selection(scores: list[float], docs: list[dict], kinds: dict, threshold: float) -> dict:
+    """{kind: [pages scoring >= threshold, pages]} over the extracted docs the manifest names."""
+    out: dict[str, list[int]] = {}
+    for score, d in zip(scores, docs):
+        kind = kinds.get(d["url"])
+        if kind:
+            n = out.setdefault(kind, [0, 0])
+            n[0] += score >= threshold
+            n[1] += 1
+    return out
 
 
 def print_heldout(figures: dict) -> None:
@@ -85,6 +118,9 @@ def main(argv=None) -> int:
             secs, html, kept, docs = time_extract(Path(a.warc), config)
             ex.append(secs)
             sc.append(time_score(scorer, docs))
+        picked = sample_selection(
+            scorer.score_many(docs), docs, sample_kinds(Path(a.warc)), config.recall.threshold
+        )
     ex_s, sc_s = statistics.median(ex), statistics.median(sc)
     out = {
         "warc": a.warc,
@@ -101,11 +137,17 @@ def main(argv=None) -> int:
         "score_share_of_extract": round(sc_s / ex_s, 4),
         "heldout": figures,
         "heldout_sets": {k: HELDOUT_SET_NOTES[k] for k in figures},
+        "sample_pages_at_threshold": picked,
     }
     print(json.dumps(out, indent=2))
     made = "the given model" if a.model else "trained on the bundled seeds and negatives"
     print(f"\nclassifier ({made}) at recall.threshold {config.recall.threshold}:")
     print_heldout(figures)
+    if picked:
+        print(
+            "sample pages scoring >= threshold (dev signal, no loop, no crawl negatives): "
+            + ", ".join(f"{k} {n}/{t}" for k, (n, t) in sorted(picked.items()))
+        )
     print(
         f"scoring costs {out['score_share_of_extract']:.1%} of extraction time "
         f"({out['score_ms_per_doc']} ms/doc vs {out['extract_ms_per_kept_doc']} ms per kept doc)"

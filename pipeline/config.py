@@ -567,8 +567,9 @@ class RecallConfig:
     select_path_pages: bool = setting(
         True,
         "pages under accepted URL paths (reviewed or by rule) are selected whatever their "
-        "score: the path is the evidence (sample: 13 of 47 textbook pages score < 0.5 even "
-        "after being trained on)",
+        "score: the path is the evidence (sample: 7 of 48 textbook pages score < 0.5 even "
+        "after being trained on: three chapter openers of 60-140 words and no formula, four "
+        "sections of 15-115 formulas among 1,400-4,200 words)",
     )
 
 
