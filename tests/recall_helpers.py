@@ -27,6 +27,7 @@ PLANTED = 3
 TINY_RUN = [
     "spark.master=local[2]",
     "extract.page_timeout_s=0",
+    "extract.first_pass=false",  # small runs of mostly non-math pages: extract every page
     "recall.iterations=1",
     "recall.epoch=1",
     "recall.dim=16",

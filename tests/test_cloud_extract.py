@@ -36,7 +36,8 @@ def test_extract_from_s3_with_faults_matches_local(spark, tmp_path):
     from pipeline.config import load_config
 
     # the local reference, in this process's Spark session
-    config = load_config(None, ["spark.master=local[2]"])
+    # every page extracted (the first pass off): the test compares S3 and local reads of them all
+    config = load_config(None, ["spark.master=local[2]", "extract.first_pass=false"])
     local_run = RunFolder(tmp_path / "local")
     local_run.claim([str(WARC)], config, "extract")
     local_stats = run_extract(spark, local_run, config, [str(WARC)])

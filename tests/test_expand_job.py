@@ -130,6 +130,7 @@ def _config(proxy: str):
         None,
         [
             "spark.master=local[2]",
+            "extract.first_pass=false",  # the run's WARC is non-math pages: extract them all
             f"io.s3_endpoint_url={proxy}",
             "io.s3_region=us-east-1",
             f"io.aws_access_key_id={FAKE_AWS_ENV['AWS_ACCESS_KEY_ID']}",

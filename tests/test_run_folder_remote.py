@@ -197,6 +197,7 @@ def test_s3_extract_and_export_tasks_write_final_keys(s3, tmp_path, data_dir):
         [
             f"io.s3_endpoint_url={endpoint}",
             "extract.page_timeout_s=0",
+            "extract.first_pass=false",  # dolma science pages: extract them all
             "export.decontaminate=false",
         ],
     )
