@@ -67,6 +67,8 @@ def test_extract_from_s3_with_faults_matches_local(spark, tmp_path):
                     "spark.master=local[1]",
                     "--set",
                     "spark.driver_memory=1g",
+                    "--set",
+                    "extract.first_pass=false",
                 ],
                 cwd=tmp_path,
                 env=env,
