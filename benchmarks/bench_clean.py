@@ -113,8 +113,6 @@ def forum_pages(split: str) -> list[dict]:
 def extract_docs(pages: list[dict], cfg=None) -> tuple[list[dict], Counter]:
     """Pages through the extract stage (``cfg``: a Config, default the defaults; the first
     pass off): (docs as clean sees them, extract drops by reason)."""
-    import dataclasses
-
     from pipeline.config import Config
     from pipeline.extract import process_record
     from pipeline.records import RawRecord

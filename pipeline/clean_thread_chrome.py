@@ -33,6 +33,7 @@ from pipeline.clean_analysis import repeats_by_design
 from pipeline.config import CleanConfig
 from pipeline.math_text import has_arithmetic
 from pipeline.text_norm import Line
+from pipeline.threads import looks_like_thread_url
 
 # Words of per-post chrome (buttons, user-block labels, quote headers, counters) in the forum
 # engines of tests/data/forum's dev split (XenForo, phpBB, vBulletin, SMF, Discourse, Invision,
@@ -183,8 +184,6 @@ def thread_chrome_lines(
     returns a known engine's posts without their chrome, so nothing speaks forum any more, but
     replies still quote earlier posts, and the copies fail the repetition rules (an SMF and a
     phpBB thread of tests/data/forum's dev split)."""
-    from pipeline.threads import looks_like_thread_url
-
     keys, chrome = chrome_keys(lines, cfg)
     if not chrome and not looks_like_thread_url(url):
         return lines, []
