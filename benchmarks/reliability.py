@@ -549,8 +549,13 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
-def _busy_python_worker(root: int, min_cpu_s: float) -> int | None:
-    """A forked pyspark worker (child of the pyspark daemon) that has run >= min_cpu_s."""
+def _busy_python_worker(root: int, min_cpu_s: float, seen: dict[int, float]) -> int | None:
+    """A forked pyspark worker (child of the pyspark daemon) that is running a task now.
+
+    Busy means it has used >= ``min_cpu_s`` of CPU and its CPU time grew since the last
+    poll (``seen`` carries the previous readings), so an idle reused worker is not picked.
+    A worker's task is short on a fast machine (~1 s of CPU each here), hence the low bar.
+    """
     tick = os.sysconf("SC_CLK_TCK")
     for pid in _descendants(root):
         try:
@@ -560,7 +565,9 @@ def _busy_python_worker(root: int, min_cpu_s: float) -> int | None:
         except (OSError, IndexError):
             continue
         if b"pyspark.daemon" in cmd and b"pyspark.daemon" in parent_cmd:
-            if (int(stat[11]) + int(stat[12])) / tick >= min_cpu_s:
+            cpu = (int(stat[11]) + int(stat[12])) / tick
+            before, seen[pid] = seen.get(pid), cpu
+            if cpu >= min_cpu_s and before is not None and cpu > before:
                 return pid
     return None
 
@@ -594,13 +601,14 @@ def fault_worker_killed(paths: list[str], out: Path, settings, timeout: float) -
     t0 = time.perf_counter()
     proc = _launch(cmd)
     killed = None
+    seen: dict[int, float] = {}
     while proc.poll() is None and time.perf_counter() - t0 < timeout:
         if killed is None:
-            pid = _busy_python_worker(proc.pid, 1.0)
+            pid = _busy_python_worker(proc.pid, 0.2, seen)
             if pid and _done_count(out, paths) < len(paths):
                 os.kill(pid, signal.SIGKILL)
                 killed = pid
-        time.sleep(0.05)
+        time.sleep(0.02)
     problem = _wait(proc, max(timeout - (time.perf_counter() - t0), 1))
     return {"seconds": time.perf_counter() - t0, "killed_worker": killed, "problem": problem}
 
