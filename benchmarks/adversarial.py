@@ -25,6 +25,7 @@ from pipeline.decontam import tokenize
 from pipeline.minhash import minhash_signature
 from pipeline.ngram_hash import ngram_hashes, token_hashes
 from pipeline.pii import replace_pii
+from pipeline.prefilter import judge_page
 
 Family = Callable[[int], str]
 
@@ -187,6 +188,11 @@ def _clean(text: str) -> None:
     clean_document(doc, CleanConfig(), all_rules=True)
 
 
+def _first_pass(text: str) -> None:
+    # the raw bytes of a crawled page, before any parsing (pipeline/prefilter.py)
+    judge_page(text.encode("utf-8", "replace"), "https://adversarial.example/page", 1)
+
+
 def _dedup_and_decontam(text: str) -> None:
     minhash_signature(text, DedupConfig())
     ngram_hashes(token_hashes(tokenize(text)), 10)
@@ -195,6 +201,7 @@ def _dedup_and_decontam(text: str) -> None:
 # what runs on a document's text after extraction: cleaning (every rule, and the per-line
 # hashes of the boilerplate count), PII, the classifier's features, MinHash and decontamination
 TEXT_FUNCTIONS: dict[str, Callable[[str], object]] = {
+    "first pass (judge_page on the bytes)": _first_pass,
     "math_spans": math_text.math_spans,
     "math predicates on one line": _math_predicates,
     "clean_document (every rule)": _clean,

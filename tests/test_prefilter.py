@@ -198,3 +198,38 @@ def test_expanded_pages_skip_the_first_pass(sample_pages):
 def test_sample_rate_above_one_is_refused():
     with pytest.raises(ConfigError, match="first_pass_sample_rate"):
         _config("extract.first_pass_sample_rate=5")
+
+
+@pytest.mark.parametrize(
+    ("body", "evidence"),
+    [
+        (b"<SCRIPT src='/KaTeX/katex.min.js'></SCRIPT>", "markup"),  # any case
+        (b"<img src='/cgi-bin/mimetex.cgi?x^2'>", "markup"),
+        (b"<img src='https://latex.codecogs.com/x.png'>", "markup"),
+        (b"<img class='latex' src='/l.php?x'>", "markup"),
+        (b"<div style='transform: translateX(5px)'>Plain words</div>", ""),  # CSS, not LaTeX
+        (b"<p>see \\frac12 here</p>", "tex"),  # \frac followed by a digit
+        (b"<p>\\begin{align} x \\end{align}</p>", "tex"),
+        (b"<p>the \\alphabet and \\node{a} of code</p>", ""),  # not TeX control words
+        (b"<html><head><TITLE>Algebra I, unit 3</TITLE></head><p>hi</p>", "title"),
+        (b"<p>48/2 = 24 apples</p>", "arithmetic"),
+        (b"<p>a \xe2\x88\x91 b \xe2\x89\xa4 c</p>", "arithmetic"),  # two U+22xx symbols
+        (b"<p>a &le; b &SUM; c</p>", "arithmetic"),
+        (b"<p>page=2 and id=3</p>", ""),  # URL queries are not arithmetic
+        (b"<p>Polynomials, and more</p>", "words"),
+        (b"<p>xalgebra and algebrax</p>", ""),  # letters touch it: not the word
+        (b"<p>2algebra, algebra_2</p>", "words"),  # digits and _ are not letters
+        (b"<p>caf\xe9 prices: $5 and $10</p>", ""),  # Latin-1 bytes, prices
+    ],
+)
+def test_each_kind_of_evidence_from_the_one_scan(body, evidence):
+    verdict = judge_page(body, "https://s.example/page", 1)
+    assert verdict.evidence == evidence
+    assert verdict.passed == bool(evidence)
+
+
+def test_distinct_math_words_are_counted():
+    body = b"<p>Equation, equations; quadratic (Quadratic) and the theorem.</p>"
+    verdict = judge_page(body, "https://s.example/", 5)
+    assert (verdict.passed, verdict.words) == (False, 4)  # equation, equations, quadratic, theorem
+    assert judge_page(body, "https://s.example/", 4).evidence == "words"
