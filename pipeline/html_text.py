@@ -37,7 +37,9 @@ from pipeline.math_markup import (
     MATH_GUARD_SELECTOR,
     MathResult,
     count_asciimath,
+    placeholder_spacing,
     protect_raw_tex,
+    respace_placeholders,
     restore_placeholders,
     rewrite_math,
 )
@@ -229,6 +231,10 @@ def _careful_text(
         # (StackExchange, pandoc, hand-written $..$) is matched here
         serialized = protect_raw_tex(tree.document.html, res)
         text, source = _trafilatura(serialized, url), SOURCE_CAREFUL
+        # every backslash in trafilatura's Markdown is its own (the page's are hidden): its
+        # escaped brackets would read as a display formula (Wikipedia's "Heading\[edit\]")
+        text = text.replace("\\[", "[").replace("\\]", "]")
+        text = respace_placeholders(text, placeholder_spacing(serialized))
     # inline formulas as the fast path writes them: its DOM text has whitespace collapsed, so a
     # TeX annotation's line break ("...%\n\frac") is a space there; a newline would also end
     # an inline $..$ for the formula scanner (pipeline.math_text), hiding the formula

@@ -152,6 +152,50 @@ def restore_placeholders(text: str, placeholders: dict[str, str]) -> str:
 
 PLACEHOLDER = re.compile(r"xmathmine\d+x")
 _ENDS_PLACEHOLDER = re.compile(r"xmathmine\d+x$")
+# how far around a placeholder the tags that wrap it are skipped (``</span></mjx-container>``)
+_SPACING_WINDOW = 400
+
+
+def placeholder_spacing(serialized: str) -> dict[str, tuple[bool, bool]]:
+    """Placeholder word -> (whitespace before it, whitespace after it) in the page's serialized
+    HTML, past the tags that wrap the formula: ``in <span>x</span> <em>and</em>`` is spaced on
+    both sides, ``<span>n</span>th`` is not. One pass; each look is bounded."""
+    out: dict[str, tuple[bool, bool]] = {}
+    n = len(serialized)
+    for m in PLACEHOLDER.finditer(serialized):
+        i, stop = m.start(), max(0, m.start() - _SPACING_WINDOW)
+        while i > stop and serialized[i - 1] == ">":
+            lt = serialized.rfind("<", stop, i - 1)
+            if lt < 0:
+                break
+            i = lt
+        j, stop = m.end(), min(n, m.end() + _SPACING_WINDOW)
+        while j < stop and serialized[j] == "<":
+            gt = serialized.find(">", j, stop)
+            if gt < 0:
+                break
+            j = gt + 1
+        before = i > 0 and serialized[i - 1].isspace()
+        after = j < n and serialized[j].isspace()
+        out[m.group(0)] = (before, after)
+    return out
+
+
+def respace_placeholders(text: str, spacing: dict[str, tuple[bool, bool]]) -> str:
+    """Put back the space an extractor dropped between an inline formula's placeholder and a
+    word next to it (trafilatura joins ``<span>$A$</span> <em>and</em>`` into ``$A$and``), where
+    the page has whitespace there (:func:`placeholder_spacing`); ``$n$th`` stays as written."""
+    if not spacing:
+        return text
+
+    def fix(m: re.Match) -> str:
+        before, after = spacing.get(m.group(0), (False, False))
+        s, e = m.start(), m.end()
+        pre = " " if before and s > 0 and text[s - 1].isalnum() else ""
+        post = " " if after and e < len(text) and text[e].isalnum() else ""
+        return pre + m.group(0) + post if pre or post else m.group(0)
+
+    return PLACEHOLDER.sub(fix, text)
 
 
 def _js_unescape(s: str) -> str:

@@ -16,7 +16,9 @@ from pipeline.clean_boilerplate import line_hash
 from pipeline.clean_chain import clean_document
 from pipeline.config import load_config
 from pipeline.html_text import _INLINE_TAG, SOURCE_FAST_LARGE, extract_text
+from pipeline.math_markup import placeholder_spacing, respace_placeholders
 from pipeline.math_text import count_formulas, iter_formulas
+from pipeline.records import RawRecord
 from pipeline.shard_text import make_shard_text
 
 HTML = Path(__file__).parent / "data" / "html"
@@ -174,3 +176,55 @@ def test_careful_text_keeps_script_link_words_and_drops_hidden_icon_runs():
     for words in ("generalized mean", "power mean", "Lehmer mean", "Heronian mean"):
         assert f"- {words}" in text
     assert "<sup>" not in text and "- •" not in text
+
+
+def _sample_html(url: str) -> str:
+    from pipeline.charset import decode_html
+    from pipeline.warc import iter_records
+
+    with open(Path(__file__).parent.parent / "sample" / "sample.warc.gz", "rb") as f:
+        for rec in iter_records(f, "sample.warc.gz", CONFIG.extract):
+            if isinstance(rec, RawRecord) and rec.url == url:
+                return decode_html(rec.body, rec.content_type)[0]
+    raise AssertionError(f"{url} is not in the sample")
+
+
+def test_careful_text_keeps_the_space_the_page_has_next_to_an_inline_formula():
+    # trafilatura joined "<span>\\(A\\)</span> <em>and</em> <span>\\(B\\)</span>" into "\\(A\\)and\\(B\\)"
+    url = "https://discrete.openmathbooks.org/dmoi4/sec-counting-probability.html"
+    html = _sample_html(url)
+    assert '\\(A\\)</span> <em class="emphasis">and</em> <span class="process-math">' in html
+    text = extract_text(html, url=url, mode="careful", config=CONFIG.extract).text
+    assert "outcomes that are in \\(A\\) and \\(B\\text{.}\\) So" in text
+    # where the page writes no space ("the <span>\\(k\\)</span>th row"), none is added
+    html = gzip.open(HTML / "levin_backmatter-2.html.gz").read().decode()
+    url = "https://discrete.openmathbooks.org/dmoi4/backmatter-2.html"
+    text = extract_text(html, url=url, mode="careful", config=CONFIG.extract).text
+    assert "the \\(k\\)th row" in text
+
+
+def test_placeholder_spacing_looks_past_the_tags_that_wrap_a_formula():
+    html = 'in <span class="m">xmathmine0x</span> <em>and</em> <b><i>xmathmine1x</i></b>th'
+    spacing = placeholder_spacing(html)
+    assert spacing == {"xmathmine0x": (True, True), "xmathmine1x": (True, False)}
+    glued = "in xmathmine0xandxmathmine1xth"
+    assert respace_placeholders(glued, spacing) == "in xmathmine0x and xmathmine1xth"
+
+
+@pytest.mark.parametrize(
+    "name,url",
+    [
+        ("readability_wikipedia-3.html.gz", "https://en.wikipedia.org/wiki/Hermitian_matrix"),
+        (
+            "trafilatura_wikipedia_tsne.html.gz",
+            "https://en.wikipedia.org/wiki/T-distributed_stochastic_neighbor_embedding",
+        ),
+    ],
+)
+def test_markdown_escaped_brackets_are_not_display_formulas(name, url):
+    # trafilatura's Markdown writes "Heading[edit]" and citations "[11]" as "\\[edit\\]",
+    # which the formula scanner read as display math: 20 false formulas on the Hermitian page
+    html = gzip.open(HTML / name).read().decode()
+    text = extract_text(html, url=url, mode="careful", config=CONFIG.extract).text
+    assert "[edit]" in text and "\\[edit\\]" not in text
+    assert not [f for f in iter_formulas(text) if f.strip() == "edit" or f.strip().isdigit()]
