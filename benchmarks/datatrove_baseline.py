@@ -1,7 +1,7 @@
 """datatrove's WarcReader + Trafilatura pipeline on one core, as its users run it.
 
-Runs in its own virtual environment (``.venv-bench``: datatrove pins its own dependencies), is
-started by bench_pipeline.py, and prints one JSON line: {"docs", "seconds"}.
+Started by bench_pipeline.py in a subprocess of ``--datatrove-python`` (default: the project's
+Python with the bench extra), it prints one JSON line: {"docs", "seconds"}.
 
     python datatrove_baseline.py WARC_FOLDER GLOB
 """
