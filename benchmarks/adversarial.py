@@ -168,6 +168,8 @@ TEXT_FAMILIES: dict[str, Family] = {
     "spaces before a table row": _text(" ", suffix="|---x|"),
     "table separator cells": _text("|---", "|", "x|"),
     "unclosed <sup>": _text("<sup>", suffix="</sup"),
+    # the first pass's script/text split of raw HTML, with TeX-like dollars on both sides
+    "script tags and dollars": _text("<script>$a^b$</script><p>$x_"),
 }
 
 

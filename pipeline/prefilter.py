@@ -10,8 +10,9 @@ the page passes on the first kind of evidence in this order:
 1. ``markup``: math markup or its loaders (MathJax, KaTeX, MathML, TeX images, AsciiMath,
    StackExchange ``math-container``): everything :mod:`pipeline.math_markup` can rewrite;
 2. ``tex``: TeX written as text: ``$$``, ``\\begin{``, a TeX control word (``\\frac``,
-   ``\\alpha``...), or ``$..$`` around a TeX character (prices are not TeX); ``\\(`` alone is
-   not evidence (every JavaScript regex writes it);
+   ``\\alpha``...), or ``$..$`` around a TeX character (prices are not TeX), the dollars
+   outside ``<script>`` elements (minified JavaScript is full of them); ``\\(`` alone is not
+   evidence (every JavaScript regex writes it);
 3. ``url`` / ``title``: a math word in the URL or the ``<title>`` (``algebra``, ``theorem``...:
    math sites, homework and worksheet pages);
 4. ``arithmetic``: worked arithmetic (``48/2 = 24``, ``3 × 4 = 12``), math symbols (``≤``, ``∑``,
@@ -85,10 +86,14 @@ _BODY_WORDS = frozenset(
 _SYMBOL_ENTITIES = "le|ge|ne|sum|int|radic|infin|part|forall|exist|isin|prod|asymp|equiv|nabla"
 
 
-def _scanner() -> re2._Regexp:
+def _bytes_options() -> re2.Options:
     opts = re2.Options()
     opts.encoding = re2.Options.Encoding.LATIN1  # bytes are bytes: any ASCII-compatible charset
     opts.never_capture = True
+    return opts
+
+
+def _scanner() -> re2._Regexp:
     words = "|".join(sorted(_BODY_WORDS, key=len, reverse=True))  # longest first: leftmost-first
     pattern = (
         f"(?i:{_MARKUP}|translatex|latex|<title|{words}|&(?:{_SYMBOL_ENTITIES});)"
@@ -96,10 +101,11 @@ def _scanner() -> re2._Regexp:
         "|\\xe2[\\x88-\\x8b]"
         "|[0-9) ]=\\s?-?\\$?[0-9]"
     )
-    return re2.compile(pattern.encode("latin-1"), opts)
+    return re2.compile(pattern.encode("latin-1"), _bytes_options())
 
 
 _SCAN = _scanner()
+_SCRIPT_TAG = re2.compile(b"(?i)</?script", _bytes_options())
 _MARKUP_HITS = frozenset(_MARKUP.replace("\\", "").encode().split(b"|"))
 _WORD_HITS = frozenset(w.encode() for w in _BODY_WORDS)
 _LETTER = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
@@ -167,7 +173,7 @@ def judge_page(body: bytes, url: str, min_math_words: int) -> Verdict:
                     words.add(low)
     if latex > 0:
         return Verdict(True, "markup")
-    if tex or b"$$" in body or _dollar_tex(body):
+    if tex or (b"$" in body and _dollar_tex(body, _outside_scripts(body))):
         return Verdict(True, "tex")
     if _TOPIC_WORDS.search(url.lower().encode("utf-8", "replace")):
         return Verdict(True, "url")
@@ -182,13 +188,36 @@ def judge_page(body: bytes, url: str, min_math_words: int) -> Verdict:
     return Verdict(False, "", len(words))
 
 
-def _dollar_tex(body: bytes) -> bool:
-    if b"$" not in body:
-        return False
-    for m in _DOLLAR_TEX.finditer(body):
-        span = m.group()
-        if _TEX_CHARS.search(span) and not _CODE_IN_DOLLARS.search(span):
+def _outside_scripts(body: bytes) -> list[tuple[int, int]]:
+    """(start, end) of the parts of ``body`` outside ``<script>`` elements: minified JavaScript
+    is full of ``$..$`` spans with TeX characters (``/^h\\d$/``, ``$)|^.*$``) and ``$$`` (jQuery,
+    Prototype), and no extractor takes text from a script (``<script type="math/tex">`` is
+    markup evidence)."""
+    parts: list[tuple[int, int]] = []
+    start, inside = 0, False
+    for m in _SCRIPT_TAG.finditer(body):
+        closing = body[m.start() + 1] == 47  # "</script"
+        if not inside and not closing:
+            parts.append((start, m.start()))
+            inside = True
+        elif inside and closing:
+            start, inside = m.end(), False
+    if not inside:
+        parts.append((start, len(body)))
+    return parts
+
+
+def _dollar_tex(body: bytes, parts: list[tuple[int, int]]) -> bool:
+    """``$$`` or a ``$..$`` span around a TeX character in the text parts of ``body``."""
+    for start, end in parts:
+        if body.find(b"$", start, end) < 0:
+            continue
+        if body.find(b"$$", start, end) >= 0:
             return True
+        for m in _DOLLAR_TEX.finditer(body, start, end):
+            span = m.group()
+            if _TEX_CHARS.search(span) and not _CODE_IN_DOLLARS.search(span):
+                return True
     return False
 
 

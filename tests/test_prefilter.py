@@ -220,6 +220,12 @@ def test_sample_rate_above_one_is_refused():
         (b"<p>xalgebra and algebrax</p>", ""),  # letters touch it: not the word
         (b"<p>2algebra, algebra_2</p>", "words"),  # digits and _ are not letters
         (b"<p>caf\xe9 prices: $5 and $10</p>", ""),  # Latin-1 bytes, prices
+        # minified JavaScript is full of $..$ around TeX characters, and of $$: not TeX
+        (b"<script>var a=/^h\\d$/i,b=/(^-|-$)/g;</script><p>News</p>", ""),
+        (b"<SCRIPT>x=$$('a'); y=/^.*$/</SCRIPT><p>News</p>", ""),
+        (b"<script>x=/^.*$/</script><p>Let $x^2 = 4$.</p>", "tex"),  # text after a script
+        (b"<p>Let $$x^2 = 4$$.</p><script>var $a = 1;</script>", "tex"),
+        (b"<p>News</p><script>unclosed /^h\\d$/ ... $$", ""),  # the rest of the page is script
     ],
 )
 def test_each_kind_of_evidence_from_the_one_scan(body, evidence):
