@@ -106,7 +106,8 @@ def _scanner() -> re2._Regexp:
 
 _SCAN = _scanner()
 _SCRIPT_TAG = re2.compile(b"(?i)</?script", _bytes_options())
-_MARKUP_HITS = frozenset(_MARKUP.replace("\\", "").encode().split(b"|"))
+# a ``latex`` hit is one outside ``translateX``: the scan matches that word whole, first
+_MARKUP_HITS = frozenset(_MARKUP.replace("\\", "").encode().split(b"|")) | {b"latex"}
 _WORD_HITS = frozenset(w.encode() for w in _BODY_WORDS)
 _LETTER = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
@@ -143,15 +144,14 @@ def judge_page(body: bytes, url: str, min_math_words: int) -> Verdict:
     """Whether a page may be math, from its raw bytes and URL (see the module docstring)."""
     if b"\x00" in body[:1024]:
         return Verdict(True, "unjudged")  # UTF-16/32: no ASCII view of the bytes
-    latex = tex = symbols = 0
-    title = -1
+    tex, symbols, title = False, 0, -1
     equals: list[int] = []
     words: set[bytes] = set()
     for m in _SCAN.finditer(body):
         hit = m.group()
         first = hit[0]
         if first == 92:  # backslash: a TeX control word
-            tex += 1
+            tex = True
         elif first == 0xE2 or first == 38:  # U+22xx or an entity
             symbols += 1
         elif hit[1:2] == b"=":
@@ -160,9 +160,7 @@ def judge_page(body: bytes, url: str, min_math_words: int) -> Verdict:
             low = hit.lower()
             if low in _MARKUP_HITS:
                 return Verdict(True, "markup")
-            if low == b"latex":  # one inside CSS's translateX is matched as translatex
-                latex += 1
-            elif low == b"<title":
+            if low == b"<title":
                 if title < 0 and m.start() < _HEAD_BYTES:
                     title = m.end()
             elif low in _WORD_HITS:
@@ -171,8 +169,6 @@ def judge_page(body: bytes, url: str, min_math_words: int) -> Verdict:
                     j == len(body) or body[j] not in _LETTER
                 ):
                     words.add(low)
-    if latex > 0:
-        return Verdict(True, "markup")
     if tex or (b"$" in body and _dollar_tex(body, _outside_scripts(body))):
         return Verdict(True, "tex")
     if _TOPIC_WORDS.search(url.lower().encode("utf-8", "replace")):
